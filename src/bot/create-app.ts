@@ -1,0 +1,63 @@
+import { App } from '@slack/bolt';
+import type { Queue } from 'bullmq';
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.ts';
+import { OpsError } from '../errors.ts';
+import type { AuditLog } from '../audit/audit.ts';
+import type { Registry } from '../registry/registry.ts';
+import { boltLogger } from './bolt-logger.ts';
+import { dispatch, type DispatchOutcome } from './dispatch.ts';
+import { slackGroupDirectory } from './group-directory.ts';
+
+/** Slack wants an answer within 3 s; anything slower is acked first and answered through response_url. */
+export const ACK_BUDGET_MS = 2000;
+
+export interface BotDeps {
+  readonly config: Config;
+  readonly registry: Registry;
+  readonly jobs: Queue;
+  readonly audit: AuditLog;
+  readonly log: Logger;
+}
+
+function requireSecret(value: string | undefined, name: string): string {
+  if (!value) throw new OpsError('CONFIG_INVALID', `${name} is not set. Set ${name}_FILE to a file holding it (or ${name} for local use).`);
+  return value;
+}
+
+export function createSlackApp(deps: BotDeps): App {
+  const { config, log } = deps;
+  const token = requireSecret(config.secrets.slackBotToken, 'SLACK_BOT_TOKEN');
+  const clientOptions = config.slack.apiUrl ? { slackApiUrl: config.slack.apiUrl } : undefined;
+  const common = { token, logger: boltLogger(log), clientOptions };
+  const app =
+    config.slack.mode === 'http'
+      ? new App({ ...common, signingSecret: requireSecret(config.secrets.slackSigningSecret, 'SLACK_SIGNING_SECRET'), port: config.slack.port })
+      : new App({ ...common, socketMode: true, appToken: requireSecret(config.secrets.slackAppToken, 'SLACK_APP_TOKEN') });
+
+  const groups = slackGroupDirectory(app.client, log);
+
+  app.command(config.slack.command, async ({ command, ack, respond }) => {
+    const pending: Promise<DispatchOutcome> = dispatch(
+      {
+        text: command.text,
+        actor: { userId: command.user_id, teamId: command.team_id, name: command.user_name },
+        origin: { kind: 'slack', channel: command.channel_id },
+      },
+      { ...deps, groups },
+    );
+    const quick = await Promise.race([pending, new Promise<null>((r) => setTimeout(() => r(null), ACK_BUDGET_MS))]);
+    if (quick) {
+      await ack({ response_type: 'ephemeral', ...quick.ephemeral });
+      return;
+    }
+    await ack({ response_type: 'ephemeral', text: ':hourglass_flowing_sand: Working on it…' });
+    const outcome = await pending;
+    await respond({ response_type: 'ephemeral', replace_original: true, ...outcome.ephemeral });
+  });
+
+  app.error(async (err) => {
+    log.error({ err: { message: err.message, code: err.code } }, 'unhandled Slack app error');
+  });
+  return app;
+}

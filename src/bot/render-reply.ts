@@ -1,0 +1,35 @@
+import type { Reply } from '../contracts/envelope.ts';
+import type { SlackMessage } from '../registry/define-command.ts';
+import type { Registry } from '../registry/registry.ts';
+import { context, esc, section } from '../render/blocks.ts';
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** Turns a worker reply into a chat message using the command module's own renderer. */
+export function replyToSlack(reply: Reply, registry: Registry): SlackMessage {
+  if (reply.type === 'progress') {
+    return { text: `:hourglass_flowing_sand: ${reply.text}`, blocks: [section(`:hourglass_flowing_sand: ${esc(reply.text)}`)] };
+  }
+  if (reply.type === 'error') {
+    const text = `:x: \`/cdb ${reply.command}\` failed: ${reply.message}`;
+    return { text, blocks: [section(text), context(`${reply.code} · request \`${reply.requestId}\` · ${seconds(reply.durationMs)}`)] };
+  }
+  const command = registry.get(reply.command);
+  if (!command || command.kind !== 'job') return { text: `\`/cdb ${reply.command}\` finished, but this bot cannot display its result. Is the bot older than the worker?` };
+  const args = command.args.safeParse(reply.args);
+  const message = command.slack(reply.result, args.success ? args.data : {});
+  const footer = context(`request \`${reply.requestId}\` · ${seconds(reply.durationMs)}`);
+  return { text: message.text, blocks: [...(message.blocks ?? [section(esc(message.text))]), footer] };
+}
+
+/** The same reply as terminal text. */
+export function replyToText(reply: Reply, registry: Registry): string {
+  if (reply.type === 'progress') return `… ${reply.text}`;
+  if (reply.type === 'error') return `✗ ${reply.command} failed (${reply.code}): ${reply.message}`;
+  const command = registry.get(reply.command);
+  if (!command || command.kind !== 'job') return `${reply.command} finished.`;
+  const args = command.args.safeParse(reply.args);
+  return command.text(reply.result, args.success ? args.data : {});
+}

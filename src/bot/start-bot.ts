@@ -1,0 +1,64 @@
+import type { Server } from 'node:http';
+import { Queue, type Worker } from 'bullmq';
+import type { App } from '@slack/bolt';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.ts';
+import { AuditLog } from '../audit/audit.ts';
+import { JOBS_QUEUE, connectRedis, keyPrefix, queuePrefix } from '../queue/names.ts';
+import { loadRegistry, type Registry } from '../registry/registry.ts';
+import { createSlackApp } from './create-app.ts';
+import { startReplyConsumer, type ReplySink } from './reply-consumer.ts';
+import { SlackSink } from './slack-sink.ts';
+
+export interface BotCore {
+  readonly redis: Redis;
+  readonly registry: Registry;
+  readonly jobs: Queue;
+  readonly audit: AuditLog;
+  close(): Promise<void>;
+}
+
+/** Redis, the command registry, the jobs queue and the audit log: what every front end needs. */
+export async function startBotCore(config: Config, log: Logger): Promise<BotCore> {
+  const redis = connectRedis(config);
+  const registry = await loadRegistry();
+  const jobs = new Queue(JOBS_QUEUE, { connection: redis, prefix: queuePrefix(config) });
+  const audit = new AuditLog(redis, log, `${keyPrefix(config)}:audit`, config.audit.streamMaxLen);
+  return {
+    redis, registry, jobs, audit,
+    async close() {
+      await jobs.close();
+      await redis.quit();
+    },
+  };
+}
+
+export function consumeReplies(config: Config, core: BotCore, sink: ReplySink, log: Logger): Worker {
+  return startReplyConsumer({ connection: core.redis, prefix: queuePrefix(config), sink, log });
+}
+
+export interface RunningBot {
+  readonly app: App;
+  /** Set in HTTP mode: the server Bolt listens on (its port may be 0 in tests). */
+  readonly server?: Server;
+  close(): Promise<void>;
+}
+
+export async function startBot(config: Config, log: Logger): Promise<RunningBot> {
+  const core = await startBotCore(config, log);
+  const app = createSlackApp({ config, registry: core.registry, jobs: core.jobs, audit: core.audit, log });
+  const replies = consumeReplies(config, core, new SlackSink(app.client, core.redis, core.registry, keyPrefix(config)), log);
+  const started: unknown = config.slack.mode === 'http' ? await app.start(config.slack.port) : await app.start();
+  const server = config.slack.mode === 'http' ? (started as Server) : undefined;
+  log.info({ mode: config.slack.mode, project: config.stack.project }, 'bot started');
+  return {
+    app,
+    server,
+    async close() {
+      await app.stop();
+      await replies.close();
+      await core.close();
+    },
+  };
+}

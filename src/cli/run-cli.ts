@@ -1,0 +1,79 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.ts';
+import type { Actor } from '../contracts/envelope.ts';
+import { toUserError } from '../errors.ts';
+import { AuditLog } from '../audit/audit.ts';
+import { connectRedis, keyPrefix } from '../queue/names.ts';
+import { loadRegistry, resolveCommand } from '../registry/registry.ts';
+import { newRequestId } from '../bot/dispatch.ts';
+import { createDocker } from '../worker/docker-client.ts';
+import { loadJobs } from '../worker/job-registry.ts';
+import { runJobInline } from '../worker/run-inline.ts';
+
+export interface CliOptions {
+  readonly argv: string[];
+  readonly loadConfig: () => Config;
+  readonly user: string;
+  readonly log: Logger;
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WritableStream;
+}
+
+/** Shell-quotes nothing: argv words are re-joined only for our own tokenizer, which never runs a shell. */
+function joinArgv(argv: string[]): string {
+  return argv.map((a) => (/[\s"']/.test(a) ? `"${a.replace(/"/g, '')}"` : a)).join(' ');
+}
+
+/**
+ * The terminal front end. Whoever runs it already has Docker access on this host, so read-only
+ * commands run directly; commands that need approval are refused here (approval happens in Slack).
+ */
+export async function runCli(opts: CliOptions): Promise<number> {
+  const registry = await loadRegistry();
+  const requestId = newRequestId();
+  const actor: Actor = { userId: `local:${opts.user.toLowerCase().replace(/[^a-z0-9_-]/g, '') || 'user'}`, teamId: 'local' };
+  let config: Config | undefined;
+  let audit: AuditLog | undefined;
+  let redisClose: (() => Promise<unknown>) | undefined;
+  let name = opts.argv[0] ?? 'help';
+  let args: Record<string, unknown> = {};
+  const started = Date.now();
+  try {
+    const resolved = resolveCommand(registry, joinArgv(opts.argv));
+    const { command, flags } = resolved;
+    name = command.name;
+    args = resolved.args;
+    const answerCtx = { actor, origin: { kind: 'cli' as const }, registry };
+    if (command.kind === 'answer') {
+      opts.stdout.write(`${command.text(resolved.args, answerCtx)}\n`);
+      return 0;
+    }
+    if (command.approval) {
+      opts.stderr.write(`cdb: "${command.name}" needs a second person’s approval; request it in Slack with /cdb ${command.usage}. Nothing was changed.\n`);
+      return 3;
+    }
+    config = opts.loadConfig();
+    const redis = connectRedis(config);
+    redis.on('error', () => undefined); // reported once below, not per reconnect
+    redisClose = () => redis.quit().catch(() => redis.disconnect());
+    audit = new AuditLog(redis, opts.log, `${keyPrefix(config)}:audit`, config.audit.streamMaxLen);
+    const jobs = await loadJobs();
+    const job = jobs.get(command.job);
+    if (!job) throw new Error(`no job processor named ${command.job}`);
+    const result = await runJobInline(job, resolved.args, {
+      requestId, actor, config, docker: createDocker(config), log: opts.log,
+      progress: (text) => opts.stderr.write(`… ${text}\n`),
+    });
+    opts.stdout.write(flags.json ? `${JSON.stringify(result, null, 2)}\n` : `${command.text(result, resolved.args)}\n`);
+    await audit.record({ requestId, command: name, args, actor, via: 'cli', outcome: 'succeeded', durationMs: Date.now() - started });
+    return command.exitCode?.(result) ?? 0;
+  } catch (err) {
+    const user = toUserError(err, requestId);
+    if (user.code === 'INTERNAL') opts.log.error({ err, requestId }, 'cli command failed');
+    opts.stderr.write(`cdb: ${user.message.replace(/`/g, '')}\n`);
+    await audit?.record({ requestId, command: name, args, actor, via: 'cli', outcome: 'failed', code: user.code, durationMs: Date.now() - started });
+    return 2;
+  } finally {
+    await redisClose?.();
+  }
+}

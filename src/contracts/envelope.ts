@@ -1,0 +1,59 @@
+import { z } from 'zod';
+
+/**
+ * What crosses Redis between bot and worker. Job data is stored in clear text,
+ * so it holds identifiers and validated arguments only, never a token or password.
+ */
+export const actorSchema = z.object({
+  userId: z.string().regex(/^[UW][A-Z0-9]{2,}$|^local:[a-z0-9_-]+$/),
+  teamId: z.string().regex(/^[TE][A-Z0-9]{2,}$|^local$/),
+  name: z.string().max(80).optional(),
+});
+export type Actor = z.infer<typeof actorSchema>;
+
+export const originSchema = z.object({
+  kind: z.enum(['slack', 'console', 'cli', 'schedule']),
+  channel: z.string().max(40).optional(),
+  threadTs: z.string().max(40).optional(),
+});
+export type Origin = z.infer<typeof originSchema>;
+
+export const envelopeSchema = z.object({
+  requestId: z.string().regex(/^[a-zA-Z0-9_-]{8,64}$/),
+  command: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/),
+  args: z.record(z.string(), z.unknown()),
+  actor: actorSchema,
+  origin: originSchema,
+  requestedAt: z.number().int(),
+});
+export type JobEnvelope = z.infer<typeof envelopeSchema>;
+
+/** Messages the worker sends back for the bot to say in chat. */
+export const replySchema = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('progress'),
+    requestId: z.string(),
+    command: z.string(),
+    origin: originSchema,
+    text: z.string().max(500),
+  }),
+  z.object({
+    type: z.literal('result'),
+    requestId: z.string(),
+    command: z.string(),
+    args: z.record(z.string(), z.unknown()),
+    origin: originSchema,
+    result: z.unknown(),
+    durationMs: z.number(),
+  }),
+  z.object({
+    type: z.literal('error'),
+    requestId: z.string(),
+    command: z.string(),
+    origin: originSchema,
+    code: z.string(),
+    message: z.string().max(2000),
+    durationMs: z.number(),
+  }),
+]);
+export type Reply = z.infer<typeof replySchema>;

@@ -1,0 +1,43 @@
+/**
+ * Every failure a user can see carries a stable code (documented in docs/errors.md)
+ * and a message that says how to fix it. Internal details go to the log, never to chat.
+ */
+export const ERROR_CODES = {
+  CONFIG_INVALID: 'The configuration file or environment failed validation.',
+  UNKNOWN_COMMAND: 'The subcommand does not exist.',
+  BAD_ARGUMENTS: 'The arguments do not match the command’s schema.',
+  FORBIDDEN: 'The user lacks the role the command needs.',
+  CHANNEL_NOT_ALLOWED: 'Commands are not accepted in this channel.',
+  UNKNOWN_ACTOR: 'Bots, deleted users and users of other workspaces cannot run commands.',
+  APPROVAL_REQUIRED: 'The command needs a second person’s approval, which the current path cannot give.',
+  DOCKER_UNAVAILABLE: 'The Docker Engine could not be reached.',
+  NOT_FOUND: 'The requested service or object does not exist.',
+  JOB_FAILED: 'The worker could not finish the job.',
+  JOB_TIMEOUT: 'The job took longer than its time limit.',
+  INTERNAL: 'An unexpected error; details are in the logs under the request id.',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class OpsError extends Error {
+  readonly code: ErrorCode;
+  readonly userMessage: string;
+
+  constructor(code: ErrorCode, userMessage: string, options?: { cause?: unknown }) {
+    super(`${code}: ${userMessage}`, options);
+    this.name = 'OpsError';
+    this.code = code;
+    this.userMessage = userMessage;
+  }
+}
+
+export function isOpsError(err: unknown): err is OpsError {
+  return err instanceof OpsError;
+}
+
+/** What a user may see of any error: OpsErrors as written, everything else generic. */
+export function toUserError(err: unknown, requestId?: string): { code: ErrorCode; message: string } {
+  if (isOpsError(err)) return { code: err.code, message: err.userMessage };
+  const ref = requestId ? ` (request ${requestId})` : '';
+  return { code: 'INTERNAL', message: `Something went wrong on our side${ref}. An operator can find the details in the logs.` };
+}

@@ -1,0 +1,13 @@
+import { loadConfig } from '../config/load.ts';
+import { createLogger } from '../log.ts';
+import { startBot } from '../bot/start-bot.ts';
+import { fatal, onShutdown } from './shutdown.ts';
+
+try {
+  const config = loadConfig();
+  const log = createLogger({ name: 'cdb-bot' });
+  const bot = await startBot(config, log);
+  onShutdown(log, () => bot.close());
+} catch (err) {
+  fatal(err);
+}

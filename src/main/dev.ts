@@ -1,0 +1,43 @@
+import { existsSync } from 'node:fs';
+import { loadConfig } from '../config/load.ts';
+import { createLogger } from '../log.ts';
+import { startBot, startBotCore, consumeReplies } from '../bot/start-bot.ts';
+import { ConsoleSink, runLocalConsole } from '../console/local-console.ts';
+import { startWorkerProcess } from '../worker/start-worker.ts';
+import { fatal, onShutdown } from './shutdown.ts';
+
+/**
+ * Bot and worker in one process for local use. Without Slack credentials it opens the local
+ * demo console instead, so the whole path (queue, worker, Docker) can be seen without a workspace.
+ */
+try {
+  const env = { ...process.env };
+  if (!env.CDB_CONFIG && !existsSync('cdb.yaml')) env.CDB_CONFIG = 'cdb.example.yaml';
+  const config = loadConfig(env);
+  const demo = !config.secrets.slackBotToken;
+  // The demo keeps logs quiet so the prompt stays readable; LOG_LEVEL=info brings them back.
+  const level = process.env.LOG_LEVEL ?? (demo ? 'warn' : 'info');
+  const worker = await startWorkerProcess(config, createLogger({ name: 'cdb-worker', level }));
+  if (!demo) {
+    const log = createLogger({ name: 'cdb-bot' });
+    const bot = await startBot(config, log);
+    onShutdown(log, async () => {
+      await bot.close();
+      await worker.close();
+    });
+  } else {
+    if (process.env.NODE_ENV === 'production') {
+      throw new Error('No SLACK_BOT_TOKEN, and the local demo console refuses to run with NODE_ENV=production. Set the Slack credentials (see README).');
+    }
+    const log = createLogger({ name: 'cdb-dev', level });
+    const core = await startBotCore(config, log);
+    const replies = consumeReplies(config, core, new ConsoleSink(core, process.stdout), log);
+    await runLocalConsole({ config, core, log, input: process.stdin, output: process.stdout });
+    await replies.close();
+    await core.close();
+    await worker.close();
+    process.exit(0);
+  }
+} catch (err) {
+  fatal(err);
+}

@@ -1,0 +1,65 @@
+import type { z } from 'zod';
+import type { Block } from '../render/blocks.ts';
+import type { Actor, Origin } from '../contracts/envelope.ts';
+
+/** Roles are ranked: an approver may do what an operator may, an operator what a viewer may. */
+export const ROLE_RANK = { everyone: 0, viewer: 1, operator: 2, approver: 3 } as const;
+export type Role = keyof typeof ROLE_RANK;
+
+export interface SlackMessage {
+  readonly text: string;
+  readonly blocks?: Block[];
+}
+
+export interface AnswerContext {
+  readonly actor: Actor;
+  readonly origin: Origin;
+  readonly registry: ReadonlyMap<string, AnyCommand>;
+}
+
+interface CommandBase<S extends z.ZodType> {
+  /** The subcommand word, lowercase. */
+  readonly name: string;
+  readonly summary: string;
+  /** e.g. `status [service]`; shown in help. */
+  readonly usage: string;
+  readonly help?: string;
+  readonly examples?: readonly string[];
+  readonly role: Role;
+  /** Destructive commands: only run after a second person approves (see docs/security.md). */
+  readonly approval?: boolean;
+  /** Names given to positional words, in order; a trailing `...name` collects the rest. */
+  readonly positionals?: readonly string[];
+  readonly args: S;
+}
+
+/** A command answered by the bot itself, with no privileged work. */
+export interface AnswerCommand<S extends z.ZodType> extends CommandBase<S> {
+  readonly kind: 'answer';
+  answer(args: z.output<S>, ctx: AnswerContext): SlackMessage;
+  text(args: z.output<S>, ctx: AnswerContext): string;
+}
+
+/** A command the worker does: the bot enqueues `job` with the validated args as data. */
+export interface JobCommand<S extends z.ZodType, R> extends CommandBase<S> {
+  readonly kind: 'job';
+  readonly job: string;
+  /** Chat rendering of the worker's result. */
+  slack(result: R, args: z.output<S>): SlackMessage;
+  /** Terminal rendering of the worker's result (the CLI's default output). */
+  text(result: R, args: z.output<S>): string;
+  /** CLI exit code for a result (0 unless the result reports a failure). */
+  exitCode?(result: R): number;
+}
+
+export type CommandDef<S extends z.ZodType, R = unknown> = AnswerCommand<S> | JobCommand<S, R>;
+
+// Method signatures above are bivariant, so any concrete command fits here; callers re-validate with `args`.
+export type AnyCommand = CommandDef<z.ZodType, unknown>;
+
+const NAME = /^[a-z][a-z0-9-]{0,30}$/;
+
+export function defineCommand<S extends z.ZodType, R = unknown>(def: CommandDef<S, R>): CommandDef<S, R> {
+  if (!NAME.test(def.name)) throw new Error(`command name ${JSON.stringify(def.name)} must match ${NAME}`);
+  return Object.freeze(def);
+}

@@ -1,0 +1,59 @@
+import { OpsError } from '../errors.ts';
+
+export interface Tokens {
+  readonly words: string[];
+  readonly flags: Record<string, string | true>;
+}
+
+const MAX_INPUT = 2000;
+const FLAG = /^--([a-z][a-z0-9-]*)(?:=(.*))?$/s;
+
+/**
+ * Splits `status web --since=15m "two words"` the way a user expects from a shell,
+ * without ever handing the text to one: quotes group, `--flag value` and `--flag=value` both work.
+ */
+export function tokenize(input: string): Tokens {
+  if (input.length > MAX_INPUT) throw new OpsError('BAD_ARGUMENTS', `That command is too long (${input.length} characters, at most ${MAX_INPUT}).`);
+  const raw: string[] = [];
+  let current = '';
+  let quote: '"' | "'" | null = null;
+  let inToken = false;
+  // Slack turns typed quotes into typographic ones on some clients.
+  const text = input.replace(/[\u201c\u201d]/g, '"').replace(/[\u2018\u2019]/g, "'");
+  for (const ch of text) {
+    if (quote) {
+      if (ch === quote) quote = null;
+      else current += ch;
+    } else if (ch === '"' || ch === "'") {
+      quote = ch;
+      inToken = true;
+    } else if (/\s/.test(ch)) {
+      if (inToken) raw.push(current);
+      current = '';
+      inToken = false;
+    } else {
+      current += ch;
+      inToken = true;
+    }
+  }
+  if (quote) throw new OpsError('BAD_ARGUMENTS', `A ${quote} quote is not closed.`);
+  if (inToken) raw.push(current);
+
+  const words: string[] = [];
+  const flags: Record<string, string | true> = {};
+  for (let i = 0; i < raw.length; i++) {
+    const token = raw[i] as string;
+    const match = FLAG.exec(token);
+    if (!match) {
+      if (token.startsWith('-') && token.length > 1 && !/^-\d/.test(token)) {
+        throw new OpsError('BAD_ARGUMENTS', `\`${token}\` is not a valid option. Options look like \`--name\` or \`--name=value\`.`);
+      }
+      words.push(token);
+      continue;
+    }
+    const name = match[1] as string;
+    if (name in flags) throw new OpsError('BAD_ARGUMENTS', `Option --${name} is given twice.`);
+    flags[name] = match[2] ?? true;
+  }
+  return { words, flags };
+}

@@ -1,0 +1,33 @@
+import type Docker from 'dockerode';
+import type { z } from 'zod';
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.ts';
+import type { Actor } from '../contracts/envelope.ts';
+
+export interface JobContext {
+  readonly requestId: string;
+  readonly actor: Actor;
+  readonly config: Config;
+  readonly docker: Docker;
+  readonly log: Logger;
+  /** Aborted when the job exceeds its time limit; pass it to long waits. */
+  readonly signal: AbortSignal;
+  /** Tells the requester what is happening; throttled, safe to call often. */
+  progress(text: string): void;
+}
+
+export interface JobDef<S extends z.ZodType, R> {
+  readonly name: string;
+  /** Validates the job data again on the worker side: the queue is not trusted. */
+  readonly args: S;
+  readonly timeoutMs?: number;
+  run(ctx: JobContext, args: z.output<S>): Promise<R>;
+}
+
+// Method signatures are bivariant, so every concrete job fits here.
+export type AnyJob = JobDef<z.ZodType, unknown>;
+
+export function defineJob<S extends z.ZodType, R>(def: JobDef<S, R>): JobDef<S, R> {
+  if (!/^[a-z][a-z0-9-]{0,30}$/.test(def.name)) throw new Error(`job name ${JSON.stringify(def.name)} is not kebab-case`);
+  return Object.freeze(def);
+}

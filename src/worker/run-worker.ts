@@ -1,0 +1,105 @@
+import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import type Docker from 'dockerode';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.ts';
+import { envelopeSchema, type JobEnvelope, type Reply } from '../contracts/envelope.ts';
+import { OpsError, toUserError } from '../errors.ts';
+import { AuditLog } from '../audit/audit.ts';
+import { JOBS_QUEUE, REPLIES_QUEUE, keyPrefix, queuePrefix } from '../queue/names.ts';
+import type { JobRegistry } from './job-registry.ts';
+import type { JobContext } from './define-job.ts';
+
+/** After this long without a result the requester sees a progress message. */
+export const PROGRESS_AFTER_MS = 2000;
+const PROGRESS_THROTTLE_MS = 1000;
+
+export interface WorkerDeps {
+  readonly config: Config;
+  readonly jobs: JobRegistry;
+  readonly docker: Docker;
+  readonly connection: Redis;
+  readonly log: Logger;
+}
+
+export interface RunningWorker {
+  readonly worker: Worker;
+  close(): Promise<void>;
+}
+
+function parseEnvelope(job: Job): JobEnvelope {
+  const parsed = envelopeSchema.safeParse(job.data);
+  if (!parsed.success) throw new UnrecoverableError(`job ${job.id} has malformed data`);
+  return parsed.data;
+}
+
+export function startWorker(deps: WorkerDeps): RunningWorker {
+  const { config, jobs, docker, connection, log } = deps;
+  const prefix = queuePrefix(config);
+  const replies = new Queue<Reply>(REPLIES_QUEUE, { connection, prefix });
+  const audit = new AuditLog(connection, log, `${keyPrefix(config)}:audit`, config.audit.streamMaxLen);
+  let seq = 0;
+  const send = (reply: Reply) =>
+    replies.add(reply.type, reply, { jobId: `${reply.requestId}-${reply.type}-${++seq}`, removeOnComplete: 1000, removeOnFail: 5000, attempts: 5, backoff: { type: 'exponential', delay: 500 } });
+
+  const processor = async (job: Job): Promise<unknown> => {
+    const env = parseEnvelope(job);
+    const def = jobs.get(job.name);
+    const jobLog = log.child({ cmd: env.command, user: env.actor.userId, requestId: env.requestId, jobId: job.id });
+    if (!def) throw new UnrecoverableError(`no job processor is named ${job.name}`);
+    const args = def.args.safeParse(env.args);
+    if (!args.success) throw new UnrecoverableError(`job ${job.id} has arguments that do not match ${job.name}`);
+
+    const started = Date.now();
+    const abort = new AbortController();
+    const timeoutMs = def.timeoutMs ?? config.worker.jobTimeoutSeconds * 1000;
+    let lastProgress = 0;
+    let latest = `Working on \`${env.command}\`…`;
+    let done = false;
+    const progress = (text: string) => {
+      latest = text.slice(0, 400);
+      const now = Date.now();
+      if (done || now - started < PROGRESS_AFTER_MS || now - lastProgress < PROGRESS_THROTTLE_MS) return;
+      lastProgress = now;
+      void send({ type: 'progress', requestId: env.requestId, command: env.command, origin: env.origin, text: latest }).catch((err: unknown) => jobLog.warn({ err }, 'progress not sent'));
+    };
+    const progressTimer = setTimeout(() => progress(latest), PROGRESS_AFTER_MS);
+    const timeout = setTimeout(() => abort.abort(new OpsError('JOB_TIMEOUT', `\`${env.command}\` did not finish within ${Math.round(timeoutMs / 1000)} s.`)), timeoutMs);
+    const ctx: JobContext = { requestId: env.requestId, actor: env.actor, config, docker, log: jobLog, signal: abort.signal, progress };
+    const base = { requestId: env.requestId, command: env.command, args: env.args, actor: env.actor, via: env.origin.kind };
+    try {
+      const aborted = new Promise<never>((_, reject) => abort.signal.addEventListener('abort', () => reject(abort.signal.reason as Error), { once: true }));
+      const result = await Promise.race([def.run(ctx, args.data), aborted]);
+      done = true;
+      const durationMs = Date.now() - started;
+      await send({ type: 'result', requestId: env.requestId, command: env.command, args: env.args, origin: env.origin, result, durationMs });
+      await audit.record({ ...base, outcome: 'succeeded', durationMs });
+      jobLog.info({ durationMs }, 'job succeeded');
+      return { ok: true, durationMs };
+    } catch (err) {
+      done = true;
+      const durationMs = Date.now() - started;
+      const user = toUserError(err, env.requestId);
+      jobLog.error({ err, durationMs }, 'job failed');
+      await send({ type: 'error', requestId: env.requestId, command: env.command, origin: env.origin, code: user.code, message: user.message, durationMs });
+      await audit.record({ ...base, outcome: 'failed', durationMs, code: user.code });
+      // Reported to the user already; retrying an ops command behind their back is not ours to decide.
+      throw new UnrecoverableError(user.code);
+    } finally {
+      clearTimeout(progressTimer);
+      clearTimeout(timeout);
+    }
+  };
+
+  const worker = new Worker(JOBS_QUEUE, processor, { connection, prefix, concurrency: config.worker.concurrency, autorun: true });
+  worker.on('failed', (job, err) => {
+    if (job && err instanceof UnrecoverableError && err.message.startsWith('job ')) log.error({ jobId: job.id, err: err.message }, 'rejected malformed job');
+  });
+  return {
+    worker,
+    async close() {
+      await worker.close();
+      await replies.close();
+    },
+  };
+}

@@ -1,0 +1,393 @@
+// Local stand-in for the Slack Web API (https://slack.com/api/<method>) speaking the same wire format, so that
+// `new WebClient(token, { slackApiUrl: standin.apiUrl })` works unchanged. Also serves response_url and upload URLs.
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+type Json = Record<string, unknown>;
+export interface SlackCall { method: string; args: Json; token: string | undefined; at: number; ok: boolean; error?: string }
+export interface SlackMessage {
+  channel: string; ts: string; type: 'message'; user: string; bot_id: string; app_id: string; team: string;
+  text: string; blocks?: unknown; attachments?: unknown; thread_ts?: string; metadata?: unknown;
+  edited?: { user: string; ts: string }; updates: number;
+}
+export interface SlackResponsePost {
+  id: string; body: Json; at: number; response_type?: unknown; replace_original?: unknown;
+  delete_original?: unknown; text?: unknown; blocks?: unknown;
+}
+export interface SlackUpload {
+  file_id: string; filename: string; length: number; content?: Buffer; text?: string; completed: boolean;
+  title?: string; channel_id?: string; thread_ts?: string; initial_comment?: string;
+}
+export interface SlackUser { id: string; team_id: string; is_bot: boolean; deleted: boolean; name: string; [k: string]: unknown }
+export interface FailOptions { status?: number; retryAfter?: number }
+export interface ResponseUrlTarget { channel?: string; ts?: string }
+export interface SlackStandin {
+  baseUrl: string; apiUrl: string; botToken: string; teamId: string; botUserId: string; botId: string;
+  calls: SlackCall[]; messages: Map<string, SlackMessage>; responses: SlackResponsePost[]; uploads: SlackUpload[];
+  addToken(token: string): void;
+  setUsergroup(id: string, users: string[]): void;
+  setUser(id: string, user: Partial<SlackUser>): void;
+  setChannel(id: string, channel: Json): void;
+  /** `<base>/response/<id>`; with a target, replace_original/delete_original/in_channel act on `messages`. */
+  responseUrl(id: string, target?: ResponseUrlTarget): string;
+  /** Next call of `method` (or 'response_url') fails once; status 429 gives a rate limit with Retry-After. */
+  failNext(method: string, error: string, opts?: FailOptions): void;
+  waitForCall(predicate: (c: SlackCall) => boolean, timeoutMs?: number): Promise<SlackCall>;
+  waitForResponse(predicate: (r: SlackResponsePost) => boolean, timeoutMs?: number): Promise<SlackResponsePost>;
+  reset(): void;
+  close(): Promise<void>;
+}
+
+const TEAM_ID = 'T0001';
+const BOT_USER = 'U0CDBBOT';
+const BOT_ID = 'B0CDBBOT';
+const APP_ID = 'A123456';
+const BOT_TOKEN = 'xoxb-test-0000000000-0000000000000-standinstandinstandin1';
+const JSON_FIELDS = new Set(['blocks', 'attachments', 'metadata', 'files', 'view', 'unfurls', 'user_auth_blocks']);
+
+const str = (v: unknown): string | undefined =>
+  typeof v === 'string' && v !== '' ? v : typeof v === 'number' ? String(v) : undefined;
+const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+const fail = (error: string, extra: Json = {}): Json => ({ ok: false, error, ...extra });
+
+async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
+  return Buffer.concat(chunks);
+}
+
+/** Parses JSON, urlencoded and multipart bodies; form values keep Slack's string typing except JSON_FIELDS. */
+async function parseBody(raw: Buffer, contentType: string): Promise<{ fields: Json; files: Buffer[]; json: boolean }> {
+  const fields: Json = {};
+  const files: Buffer[] = [];
+  if (contentType.startsWith('application/json')) {
+    const parsed: unknown = raw.length ? JSON.parse(raw.toString('utf8')) : {};
+    if (!isObj(parsed)) throw new Error('invalid_json');
+    return { fields: parsed, files, json: true };
+  }
+  if (contentType.startsWith('multipart/form-data')) {
+    const form = await new Response(new Uint8Array(raw), { headers: { 'content-type': contentType } }).formData();
+    for (const [key, value] of form.entries()) {
+      if (typeof value === 'string') fields[key] = value;
+      else files.push(Buffer.from(await value.arrayBuffer()));
+    }
+  } else {
+    for (const [key, value] of new URLSearchParams(raw.toString('utf8'))) fields[key] = value;
+  }
+  for (const key of Object.keys(fields)) {
+    const v = fields[key];
+    if (JSON_FIELDS.has(key) && typeof v === 'string') {
+      try { fields[key] = JSON.parse(v); } catch { /* left as string: handlers report invalid_*_format */ }
+    }
+  }
+  return { fields, files, json: false };
+}
+
+/** A subset of Slack's Block Kit validation, with its error strings. */
+function blockErrors(blocks: unknown): string[] | 'format' {
+  if (!Array.isArray(blocks)) return 'format';
+  const errs: string[] = [];
+  const max = (value: unknown, limit: number, ptr: string): void => {
+    if (typeof value === 'string' && value.length > limit) errs.push(`must be less than ${limit + 1} characters [json-pointer:${ptr}]`);
+  };
+  if (blocks.length > 50) errs.push('no more than 50 items allowed [json-pointer:/blocks]');
+  blocks.forEach((b: unknown, i) => {
+    const p = `/blocks/${i}`;
+    if (!isObj(b) || typeof b.type !== 'string') { errs.push(`missing required field: type [json-pointer:${p}]`); return; }
+    max(b.block_id, 255, `${p}/block_id`);
+    const text = isObj(b.text) ? b.text : undefined;
+    if (b.type === 'section') {
+      if (text) max(text.text, 3000, `${p}/text/text`);
+      if (Array.isArray(b.fields)) {
+        if (b.fields.length > 10) errs.push(`must provide no more than 10 items [json-pointer:${p}/fields]`);
+        b.fields.forEach((f: unknown, j) => { if (isObj(f)) max(f.text, 2000, `${p}/fields/${j}/text`); });
+      }
+      if (!text && !Array.isArray(b.fields)) errs.push(`must provide either text or fields [json-pointer:${p}]`);
+    }
+    if (b.type === 'header' && text) max(text.text, 150, `${p}/text/text`);
+    const limit = b.type === 'context' ? 10 : b.type === 'actions' ? 25 : Infinity;
+    if (Array.isArray(b.elements) && b.elements.length > limit) errs.push(`must provide no more than ${limit} items [json-pointer:${p}/elements]`);
+  });
+  return errs;
+}
+
+export async function startSlackStandin(): Promise<SlackStandin> {
+  const tokens = new Set([BOT_TOKEN]);
+  const usergroups = new Map<string, string[]>();
+  const users = new Map<string, Partial<SlackUser>>();
+  const channels = new Map<string, Json>();
+  const targets = new Map<string, ResponseUrlTarget>();
+  const failures = new Map<string, Array<{ error: string } & FailOptions>>();
+  const callWaiters = new Set<{ pred: (c: SlackCall) => boolean; done: (c: SlackCall) => void }>();
+  const respWaiters = new Set<{ pred: (r: SlackResponsePost) => boolean; done: (r: SlackResponsePost) => void }>();
+  const timers = new Set<{ timer: NodeJS.Timeout; reject: (e: Error) => void }>();
+  let lastMicros = 0;
+  let fileSeq = 0;
+  let base = '';
+
+  const nextTs = (): string => {
+    lastMicros = Math.max(Date.now() * 1000, lastMicros + 1);
+    return `${Math.floor(lastMicros / 1e6)}.${String(lastMicros % 1e6).padStart(6, '0')}`;
+  };
+  const publicMessage = (m: SlackMessage): Json => {
+    const { channel: _c, updates: _u, ...rest } = m;
+    return rest;
+  };
+  const content = (args: Json): Json | undefined => {
+    if (args.text === undefined && args.blocks === undefined && args.attachments === undefined) return fail('no_text');
+    if (args.blocks !== undefined) {
+      const errs = blockErrors(args.blocks);
+      if (errs === 'format') return fail('invalid_blocks_format');
+      if (errs.length) return fail('invalid_blocks', { errors: errs, response_metadata: { messages: errs.map((e) => `[ERROR] ${e}`) } });
+    }
+    if (args.attachments !== undefined && !Array.isArray(args.attachments)) return fail('invalid_attachments');
+    return undefined;
+  };
+  const newMessage = (channel: string, ts: string, args: Json): SlackMessage => {
+    const m: SlackMessage = { channel, ts, type: 'message', user: BOT_USER, bot_id: BOT_ID, app_id: APP_ID, team: TEAM_ID, text: str(args.text) ?? '', updates: 0 };
+    if (Array.isArray(args.blocks) && args.blocks.length) m.blocks = args.blocks;
+    if (Array.isArray(args.attachments) && args.attachments.length) m.attachments = args.attachments;
+    const thread = str(args.thread_ts);
+    if (thread) m.thread_ts = thread;
+    if (args.metadata !== undefined) m.metadata = args.metadata;
+    return m;
+  };
+  const findMessage = (args: Json): SlackMessage | undefined =>
+    state.messages.get(`${str(args.channel) ?? ''}:${str(args.ts) ?? ''}`);
+
+  const methods: Record<string, (args: Json, token: string) => Json> = {
+    'auth.test': (_a, token) => ({
+      ok: true, url: 'https://example.slack.com/', team: 'Example', user: token.startsWith('xoxb-') ? 'cdb' : 'steve',
+      team_id: TEAM_ID, user_id: token.startsWith('xoxb-') ? BOT_USER : 'U2147483697',
+      ...(token.startsWith('xoxb-') ? { bot_id: BOT_ID } : {}), is_enterprise_install: false,
+    }),
+    'chat.postMessage': (args) => {
+      const channel = str(args.channel);
+      if (!channel) return fail('channel_not_found');
+      const bad = content(args);
+      if (bad) return bad;
+      const m = newMessage(channel, nextTs(), args);
+      state.messages.set(`${channel}:${m.ts}`, m);
+      return { ok: true, channel, ts: m.ts, message: publicMessage(m) };
+    },
+    'chat.update': (args) => {
+      const m = findMessage(args);
+      if (!m) return fail('message_not_found');
+      const bad = content(args);
+      if (bad) return bad;
+      if (args.text !== undefined) m.text = str(args.text) ?? '';
+      for (const key of ['blocks', 'attachments'] as const) {
+        const v = args[key];
+        if (Array.isArray(v)) { if (v.length) m[key] = v; else delete m[key]; }
+      }
+      if (args.metadata !== undefined) m.metadata = args.metadata;
+      m.edited = { user: BOT_USER, ts: nextTs() };
+      m.updates += 1;
+      return { ok: true, channel: m.channel, ts: m.ts, text: m.text, message: publicMessage(m) };
+    },
+    'chat.postEphemeral': (args) => {
+      if (!str(args.channel)) return fail('channel_not_found');
+      if (!str(args.user)) return fail('user_not_in_channel');
+      return content(args) ?? { ok: true, message_ts: nextTs() };
+    },
+    'chat.delete': (args) => {
+      const m = findMessage(args);
+      if (!m) return fail('message_not_found');
+      state.messages.delete(`${m.channel}:${m.ts}`);
+      return { ok: true, channel: m.channel, ts: m.ts };
+    },
+    'usergroups.users.list': (args) => {
+      const list = usergroups.get(str(args.usergroup) ?? '');
+      return list ? { ok: true, users: [...list] } : fail('no_such_subteam');
+    },
+    'users.info': (args) => {
+      const id = str(args.user);
+      if (!id) return fail('user_not_found');
+      const name = id.toLowerCase();
+      return {
+        ok: true,
+        user: {
+          id, team_id: TEAM_ID, name, deleted: false, is_bot: false, is_app_user: false, is_admin: false, is_owner: false,
+          is_restricted: false, is_ultra_restricted: false, real_name: name, tz: 'Etc/UTC',
+          profile: { real_name: name, display_name: name }, ...users.get(id),
+        },
+      };
+    },
+    'conversations.info': (args) => {
+      const id = str(args.channel);
+      if (!id) return fail('channel_not_found');
+      return {
+        ok: true,
+        channel: {
+          id, name: id.toLowerCase(), is_channel: id.startsWith('C'), is_group: false, is_im: id.startsWith('D'),
+          is_private: id.startsWith('G'), is_archived: false, is_general: false, is_member: true, created: 1700000000,
+          ...channels.get(id),
+        },
+      };
+    },
+    'files.getUploadURLExternal': (args) => {
+      const filename = str(args.filename);
+      const length = Number(args.length);
+      if (!filename || !Number.isInteger(length) || length < 0) return fail('invalid_arguments');
+      const file_id = `F${String(++fileSeq).padStart(10, '0')}`;
+      state.uploads.push({ file_id, filename, length, completed: false });
+      return { ok: true, upload_url: `${base}/upload/${file_id}`, file_id };
+    },
+    'files.completeUploadExternal': (args) => {
+      if (!Array.isArray(args.files) || args.files.length === 0) return fail('invalid_arguments');
+      const out: Json[] = [];
+      for (const f of args.files) {
+        const up = isObj(f) ? state.uploads.find((u) => u.file_id === f.id) : undefined;
+        if (!isObj(f) || !up || !up.content) return fail('file_not_found');
+        Object.assign(up, { completed: true, title: str(f.title) ?? up.filename });
+        for (const key of ['channel_id', 'thread_ts', 'initial_comment'] as const) { const v = str(args[key]); if (v) up[key] = v; }
+        out.push({ id: up.file_id, created: Math.floor(Date.now() / 1000), name: up.filename, title: up.title, mimetype: 'text/plain', filetype: 'text', user: BOT_USER, size: up.content.length });
+      }
+      return { ok: true, files: out };
+    },
+  };
+
+  const state = {
+    calls: [] as SlackCall[], messages: new Map<string, SlackMessage>(),
+    responses: [] as SlackResponsePost[], uploads: [] as SlackUpload[],
+  };
+
+  const send = (res: ServerResponse, status: number, body: Json | string, headers: Record<string, string> = {}): void => {
+    const isText = typeof body === 'string';
+    res.writeHead(status, { 'content-type': isText ? 'text/plain; charset=utf-8' : 'application/json; charset=utf-8', ...headers });
+    res.end(isText ? body : JSON.stringify(body));
+  };
+  const takeFailure = (method: string): ({ error: string } & FailOptions) | undefined => failures.get(method)?.shift();
+
+  async function handleApi(method: string, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    let parsed: Awaited<ReturnType<typeof parseBody>>;
+    try {
+      parsed = await parseBody(await readBody(req), req.headers['content-type'] ?? '');
+    } catch {
+      return send(res, 200, fail('invalid_json'));
+    }
+    const args: Json = { ...Object.fromEntries(url.searchParams), ...parsed.fields };
+    const auth = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
+    // Slack ignores a `token` attribute inside JSON bodies: JSON callers must use the Authorization header.
+    const token = auth ?? (parsed.json ? undefined : str(args.token) ?? url.searchParams.get('token') ?? undefined);
+    delete args.token;
+    const call: SlackCall = { method, args, token, at: Date.now(), ok: false };
+    const injected = takeFailure(method);
+    let status = 200;
+    const headers: Record<string, string> = {};
+    let result: Json;
+    if (injected?.status === 429) {
+      status = 429;
+      headers['retry-after'] = String(injected.retryAfter ?? 1);
+      result = fail(injected.error || 'ratelimited');
+    } else if (injected) {
+      status = injected.status ?? 200;
+      result = fail(injected.error);
+    } else if (!methods[method]) {
+      result = fail('unknown_method', { req_method: method });
+    } else if (!token) {
+      result = fail('not_authed');
+    } else if (!tokens.has(token)) {
+      result = fail('invalid_auth');
+    } else {
+      result = methods[method](args, token);
+    }
+    call.ok = result.ok === true;
+    if (!call.ok) call.error = String(result.error);
+    state.calls.push(call);
+    for (const w of [...callWaiters]) if (w.pred(call)) w.done(call);
+    send(res, status, result, headers);
+  }
+
+  async function handleResponseUrl(id: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const raw = (await readBody(req)).toString('utf8');
+    const injected = takeFailure('response_url');
+    if (injected) return send(res, injected.status ?? 404, fail(injected.error));
+    let body: unknown;
+    try { body = JSON.parse(raw); } catch { body = undefined; }
+    if (!isObj(body)) return send(res, 400, fail('invalid_payload'));
+    const post: SlackResponsePost = { id, body, at: Date.now() };
+    for (const k of ['response_type', 'replace_original', 'delete_original', 'text', 'blocks'] as const) {
+      if (body[k] !== undefined) post[k] = body[k];
+    }
+    const target = targets.get(id);
+    const existing = target?.channel && target.ts ? state.messages.get(`${target.channel}:${target.ts}`) : undefined;
+    if (existing && (body.delete_original === true || body.delete_original === 'true')) {
+      state.messages.delete(`${existing.channel}:${existing.ts}`);
+    } else if (existing && (body.replace_original === true || body.replace_original === 'true')) {
+      const next = newMessage(existing.channel, existing.ts, body);
+      state.messages.set(`${existing.channel}:${existing.ts}`, { ...next, edited: { user: BOT_USER, ts: nextTs() }, updates: existing.updates + 1 });
+    } else if (target?.channel && body.response_type === 'in_channel') {
+      const m = newMessage(target.channel, nextTs(), body);
+      state.messages.set(`${m.channel}:${m.ts}`, m);
+    }
+    state.responses.push(post);
+    for (const w of [...respWaiters]) if (w.pred(post)) w.done(post);
+    send(res, 200, { ok: true });
+  }
+
+  async function handleUpload(id: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const raw = await readBody(req);
+    const up = state.uploads.find((u) => u.file_id === id);
+    if (!up) return send(res, 404, 'Not Found');
+    const ct = req.headers['content-type'] ?? '';
+    const data = ct.startsWith('multipart/form-data') ? (await parseBody(raw, ct)).files[0] ?? Buffer.alloc(0) : raw;
+    up.content = data;
+    up.text = data.toString('utf8');
+    send(res, 200, `OK - ${data.length}`);
+  }
+
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', base);
+    const [, kind, id] = url.pathname.split('/');
+    const work = kind === 'api' && id && (req.method === 'POST' || req.method === 'GET') ? handleApi(id, req, res, url)
+      : kind === 'response' && id && req.method === 'POST' ? handleResponseUrl(id, req, res)
+        : kind === 'upload' && id && req.method === 'POST' ? handleUpload(id, req, res)
+          : Promise.resolve(send(res, 404, 'Not Found'));
+    work.catch((err: unknown) => { if (!res.headersSent) send(res, 500, String(err)); });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  function waitFor<T>(list: T[], waiters: Set<{ pred: (x: T) => boolean; done: (x: T) => void }>,
+    pred: (x: T) => boolean, timeoutMs: number, what: string): Promise<T> {
+    const found = list.find(pred);
+    if (found) return Promise.resolve(found);
+    return new Promise<T>((resolve, reject) => {
+      const entry = {
+        timer: setTimeout(() => {
+          cleanup();
+          reject(new Error(`${what}: no match within ${timeoutMs}ms; seen ${list.length}:\n${list.map((x) => JSON.stringify(x).slice(0, 300)).join('\n')}`));
+        }, timeoutMs),
+        reject,
+      };
+      const waiter = { pred, done: (x: T): void => { cleanup(); resolve(x); } };
+      const cleanup = (): void => { clearTimeout(entry.timer); timers.delete(entry); waiters.delete(waiter); };
+      timers.add(entry);
+      waiters.add(waiter);
+    });
+  }
+
+  return {
+    baseUrl: base, apiUrl: `${base}/api/`, botToken: BOT_TOKEN, teamId: TEAM_ID, botUserId: BOT_USER, botId: BOT_ID,
+    calls: state.calls, messages: state.messages, responses: state.responses, uploads: state.uploads,
+    addToken: (t) => { tokens.add(t); },
+    setUsergroup: (id, list) => { usergroups.set(id, [...list]); },
+    setUser: (id, user) => { users.set(id, user); },
+    setChannel: (id, channel) => { channels.set(id, channel); },
+    responseUrl: (id, target) => { if (target) targets.set(id, target); return `${base}/response/${encodeURIComponent(id)}`; },
+    failNext: (method, error, opts = {}) => { failures.set(method, [...(failures.get(method) ?? []), { error, ...opts }]); },
+    waitForCall: (pred, timeoutMs = 30000) => waitFor(state.calls, callWaiters, pred, timeoutMs, 'waitForCall'),
+    waitForResponse: (pred, timeoutMs = 30000) => waitFor(state.responses, respWaiters, pred, timeoutMs, 'waitForResponse'),
+    reset: () => {
+      state.calls.length = 0; state.responses.length = 0; state.uploads.length = 0; state.messages.clear();
+      for (const m of [usergroups, users, channels, targets, failures]) m.clear();
+    },
+    close: async () => {
+      for (const t of [...timers]) { clearTimeout(t.timer); t.reject(new Error('slack stand-in closed')); }
+      timers.clear();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

@@ -8,7 +8,7 @@ function seconds(ms: number): string {
 }
 
 /** Turns a worker reply into a chat message using the command module's own renderer. */
-export function replyToSlack(reply: Reply, registry: Registry): SlackMessage {
+export function replyToSlack(reply: Exclude<Reply, { type: 'notice' }>, registry: Registry): SlackMessage {
   if (reply.type === 'progress') {
     return { text: `:hourglass_flowing_sand: ${reply.text}`, blocks: [section(`:hourglass_flowing_sand: ${esc(reply.text)}`)] };
   }
@@ -26,6 +26,7 @@ export function replyToSlack(reply: Reply, registry: Registry): SlackMessage {
 
 /** The same reply as terminal text. */
 export function replyToText(reply: Reply, registry: Registry): string {
+  if (reply.type === 'notice') return `[${reply.key}] ${reply.text}`;
   if (reply.type === 'progress') return `… ${reply.text}`;
   if (reply.type === 'error') return `✗ ${reply.command} failed (${reply.code}): ${reply.message}`;
   const command = registry.get(reply.command);

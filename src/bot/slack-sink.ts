@@ -1,6 +1,7 @@
 import type { WebClient } from '@slack/web-api';
 import type { Redis } from 'ioredis';
-import type { Reply } from '../contracts/envelope.ts';
+import type { Block } from '../render/blocks.ts';
+import type { Notice, Reply } from '../contracts/envelope.ts';
 import type { Registry } from '../registry/registry.ts';
 import type { ReplySink } from './reply-consumer.ts';
 import { replyToSlack } from './render-reply.ts';
@@ -18,9 +19,11 @@ export class SlackSink implements ReplySink {
     private readonly redis: Redis,
     private readonly registry: Registry,
     private readonly keyPrefix: string,
+    private readonly alertsChannel?: string,
   ) {}
 
   async deliver(reply: Reply): Promise<void> {
+    if (reply.type === 'notice') return this.notice(reply);
     const channel = reply.origin.channel;
     if (reply.origin.kind !== 'slack' || !channel) return;
     const key = `${this.keyPrefix}:reply:${reply.requestId}`;
@@ -35,5 +38,22 @@ export class SlackSink implements ReplySink {
     }
     if (reply.type !== 'progress') await this.redis.hset(key, 'done', '1');
     await this.redis.expire(key, STATE_TTL_S);
+  }
+
+  /** Alerts and reports: one root message per key, edited in place, with replies in its thread. */
+  private async notice(n: Notice): Promise<void> {
+    const channel = n.channel ?? this.alertsChannel;
+    if (!channel) return;
+    const key = `${this.keyPrefix}:notice:${channel}:${n.key}`;
+    const rootTs = await this.redis.get(key);
+    const blocks = n.blocks as Block[] | undefined;
+    if (rootTs && n.action === 'update-root') {
+      await this.client.chat.update({ channel, ts: rootTs, text: n.text, blocks });
+    } else if (rootTs && n.action === 'thread') {
+      await this.client.chat.postMessage({ channel, thread_ts: rootTs, text: n.text, blocks, unfurl_links: false });
+    } else {
+      const posted = await this.client.chat.postMessage({ channel, text: n.text, blocks, unfurl_links: false });
+      if (posted.ts) await this.redis.set(key, posted.ts, 'EX', 30 * 24 * 3600);
+    }
   }
 }

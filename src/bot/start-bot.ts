@@ -48,7 +48,7 @@ export interface RunningBot {
 export async function startBot(config: Config, log: Logger): Promise<RunningBot> {
   const core = await startBotCore(config, log);
   const app = createSlackApp({ config, registry: core.registry, jobs: core.jobs, audit: core.audit, log });
-  const replies = consumeReplies(config, core, new SlackSink(app.client, core.redis, core.registry, keyPrefix(config)), log);
+  const replies = consumeReplies(config, core, new SlackSink(app.client, core.redis, core.registry, keyPrefix(config), config.channels.alerts), log);
   const started: unknown = config.slack.mode === 'http' ? await app.start(config.slack.port) : await app.start();
   const server = config.slack.mode === 'http' ? (started as Server) : undefined;
   log.info({ mode: config.slack.mode, project: config.stack.project }, 'bot started');

@@ -63,6 +63,7 @@ export async function runCli(opts: CliOptions): Promise<number> {
     const result = await runJobInline(job, resolved.args, {
       requestId, actor, config, docker: createDocker(config), log: opts.log,
       progress: (text) => opts.stderr.write(`… ${text}\n`),
+      notify: async () => undefined, // the CLI prints its result; alert threads are the worker's business
     });
     opts.stdout.write(flags.json ? `${JSON.stringify(result, null, 2)}\n` : `${command.text(result, resolved.args)}\n`);
     await audit.record({ requestId, command: name, args, actor, via: 'cli', outcome: 'succeeded', durationMs: Date.now() - started });

@@ -23,7 +23,7 @@ export class ConsoleSink implements ReplySink {
   ) {}
 
   async deliver(reply: Parameters<ReplySink['deliver']>[0]): Promise<void> {
-    if (reply.origin.kind !== 'console') return;
+    if (reply.type !== 'notice' && reply.origin.kind !== 'console') return;
     this.out.write(`\n${replyToText(reply, this.core.registry)}\n`);
   }
 }

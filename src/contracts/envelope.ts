@@ -28,8 +28,25 @@ export const envelopeSchema = z.object({
 });
 export type JobEnvelope = z.infer<typeof envelopeSchema>;
 
+/**
+ * A message not tied to a request: alerts and scheduled reports. `key` names a thread
+ * (e.g. `incident:<id>`): `root` posts its first message, `update-root` edits it in place,
+ * `thread` replies under it. The bot keeps key → message ts in Redis.
+ */
+export const noticeSchema = z.object({
+  type: z.literal('notice'),
+  key: z.string().regex(/^[a-zA-Z0-9:_.-]{1,120}$/),
+  action: z.enum(['root', 'update-root', 'thread']),
+  /** A channel ID; defaults to `channels.alerts`. */
+  channel: z.string().regex(/^[CGD][A-Z0-9]{2,}$/).optional(),
+  text: z.string().max(4000),
+  blocks: z.array(z.record(z.string(), z.unknown())).max(50).optional(),
+});
+export type Notice = z.infer<typeof noticeSchema>;
+
 /** Messages the worker sends back for the bot to say in chat. */
 export const replySchema = z.discriminatedUnion('type', [
+  noticeSchema,
   z.object({
     type: z.literal('progress'),
     requestId: z.string(),

@@ -2,7 +2,7 @@ import type Docker from 'dockerode';
 import type { z } from 'zod';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
-import type { Actor } from '../contracts/envelope.ts';
+import type { Actor, Notice } from '../contracts/envelope.ts';
 
 export interface JobContext {
   readonly requestId: string;
@@ -14,6 +14,8 @@ export interface JobContext {
   readonly signal: AbortSignal;
   /** Tells the requester what is happening; throttled, safe to call often. */
   progress(text: string): void;
+  /** Posts to an alert/report thread (see Notice); resolves once queued for the bot. */
+  notify(notice: Omit<Notice, 'type'>): Promise<void>;
 }
 
 export interface JobDef<S extends z.ZodType, R> {

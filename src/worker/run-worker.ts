@@ -1,12 +1,13 @@
-import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type Docker from 'dockerode';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
-import { envelopeSchema, type JobEnvelope, type Reply } from '../contracts/envelope.ts';
+import { envelopeSchema, type JobEnvelope } from '../contracts/envelope.ts';
 import { OpsError, toUserError } from '../errors.ts';
 import { AuditLog } from '../audit/audit.ts';
-import { JOBS_QUEUE, REPLIES_QUEUE, keyPrefix, queuePrefix } from '../queue/names.ts';
+import { JOBS_QUEUE, keyPrefix, queuePrefix } from '../queue/names.ts';
+import { ReplyQueue } from './reply-queue.ts';
 import type { JobRegistry } from './job-registry.ts';
 import type { JobContext } from './define-job.ts';
 
@@ -24,6 +25,7 @@ export interface WorkerDeps {
 
 export interface RunningWorker {
   readonly worker: Worker;
+  readonly replies: ReplyQueue;
   close(): Promise<void>;
 }
 
@@ -36,11 +38,9 @@ function parseEnvelope(job: Job): JobEnvelope {
 export function startWorker(deps: WorkerDeps): RunningWorker {
   const { config, jobs, docker, connection, log } = deps;
   const prefix = queuePrefix(config);
-  const replies = new Queue<Reply>(REPLIES_QUEUE, { connection, prefix });
+  const replies = new ReplyQueue(connection, prefix);
   const audit = new AuditLog(connection, log, `${keyPrefix(config)}:audit`, config.audit.streamMaxLen);
-  let seq = 0;
-  const send = (reply: Reply) =>
-    replies.add(reply.type, reply, { jobId: `${reply.requestId}-${reply.type}-${++seq}`, removeOnComplete: 1000, removeOnFail: 5000, attempts: 5, backoff: { type: 'exponential', delay: 500 } });
+  const send = replies.send.bind(replies);
 
   const processor = async (job: Job): Promise<unknown> => {
     const env = parseEnvelope(job);
@@ -65,7 +65,7 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
     };
     const progressTimer = setTimeout(() => progress(latest), PROGRESS_AFTER_MS);
     const timeout = setTimeout(() => abort.abort(new OpsError('JOB_TIMEOUT', `\`${env.command}\` did not finish within ${Math.round(timeoutMs / 1000)} s.`)), timeoutMs);
-    const ctx: JobContext = { requestId: env.requestId, actor: env.actor, config, docker, log: jobLog, signal: abort.signal, progress };
+    const ctx: JobContext = { requestId: env.requestId, actor: env.actor, config, docker, log: jobLog, signal: abort.signal, progress, notify: (n) => replies.notify(n) };
     const base = { requestId: env.requestId, command: env.command, args: env.args, actor: env.actor, via: env.origin.kind };
     try {
       const aborted = new Promise<never>((_, reject) => abort.signal.addEventListener('abort', () => reject(abort.signal.reason as Error), { once: true }));
@@ -97,6 +97,7 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
   });
   return {
     worker,
+    replies,
     async close() {
       await worker.close();
       await replies.close();

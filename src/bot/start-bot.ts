@@ -20,9 +20,9 @@ export interface BotCore {
 }
 
 /** Redis, the command registry, the jobs queue and the audit log: what every front end needs. */
-export async function startBotCore(config: Config, log: Logger): Promise<BotCore> {
+export async function startBotCore(config: Config, log: Logger, registryOverride?: Registry): Promise<BotCore> {
   const redis = connectRedis(config);
-  const registry = await loadRegistry();
+  const registry = registryOverride ?? (await loadRegistry());
   const jobs = new Queue(JOBS_QUEUE, { connection: redis, prefix: queuePrefix(config) });
   const audit = new AuditLog(redis, log, `${keyPrefix(config)}:audit`, config.audit.streamMaxLen);
   return {
@@ -45,17 +45,21 @@ export interface RunningBot {
   close(): Promise<void>;
 }
 
-export async function startBot(config: Config, log: Logger): Promise<RunningBot> {
-  const core = await startBotCore(config, log);
+/** `registry` replaces the commands/ folder (tests add commands of their own). */
+export async function startBot(config: Config, log: Logger, registry?: Registry): Promise<RunningBot> {
+  const core = await startBotCore(config, log, registry);
   const app = createSlackApp({ config, registry: core.registry, jobs: core.jobs, audit: core.audit, log });
   const replies = consumeReplies(config, core, new SlackSink(app.client, core.redis, core.registry, keyPrefix(config), config.channels.alerts), log);
   const started: unknown = config.slack.mode === 'http' ? await app.start(config.slack.port) : await app.start();
   const server = config.slack.mode === 'http' ? (started as Server) : undefined;
   log.info({ mode: config.slack.mode, project: config.stack.project }, 'bot started');
+  let closed = false;
   return {
     app,
     server,
     async close() {
+      if (closed) return;
+      closed = true;
       await app.stop();
       await replies.close();
       await core.close();

@@ -37,7 +37,7 @@ export const configSchema = z
     slack: z
       .object({
         mode: z.enum(['socket', 'http']).default('socket'),
-        port: z.number().int().min(1).max(65535).default(3000),
+        port: z.number().int().min(0).max(65535).default(3000),
         apiUrl: z.url().optional(),
         command: z.string().regex(/^\/[a-z0-9_-]+$/).default('/cdb'),
       })

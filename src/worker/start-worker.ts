@@ -2,16 +2,17 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
 import { connectRedis } from '../queue/names.ts';
 import { createDocker } from './docker-client.ts';
-import { loadJobs } from './job-registry.ts';
+import { loadJobs, type JobRegistry } from './job-registry.ts';
 import { startWorker } from './run-worker.ts';
 
 export interface RunningWorkerProcess {
   close(): Promise<void>;
 }
 
-export async function startWorkerProcess(config: Config, log: Logger): Promise<RunningWorkerProcess> {
+/** `jobs` replaces the jobs/ folder (tests add processors of their own). */
+export async function startWorkerProcess(config: Config, log: Logger, jobsOverride?: JobRegistry): Promise<RunningWorkerProcess> {
   const connection = connectRedis(config);
-  const jobs = await loadJobs();
+  const jobs = jobsOverride ?? (await loadJobs());
   const docker = createDocker(config);
   const running = startWorker({ config, jobs, docker, connection, log });
   log.info({ jobs: [...jobs.keys()], docker: config.stack.docker, concurrency: config.worker.concurrency }, 'worker started');

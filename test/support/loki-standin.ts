@@ -100,7 +100,7 @@ export function parseLogQL(src: string): LogQLExpr {
   let pos = 0;
   const peek = (): Tok => toks[pos] ?? toks[toks.length - 1]!;
   const next = (): Tok => { const t = peek(); pos++; return t; };
-  const name = (t: Tok): string => (t.t === 'eof' ? '$end' : t.t === 'ident' ? 'IDENTIFIER' : t.t === 'str' ? 'STRING' : t.v);
+  const name = (t: Tok): string => (t.t === 'eof' ? '$end' : t.t === 'ident' ? 'IDENTIFIER' : t.t === 'str' ? 'STRING' : /^\d/.test(t.v) ? 'NUMBER' : t.v);
   const unexpected = (t: Tok, expecting?: string): never => {
     if (t.t === 'ident' && LOKI_ONLY.test(t.v)) throw new Unsupported(`'${t.v}' at col ${t.col}`);
     if (t.t === 'op' && /^([|><+*/%^-]|==|>=|<=)$/.test(t.v)) throw new Unsupported(`'${t.v}' at col ${t.col}`);
@@ -184,6 +184,17 @@ function passes(log: LogExpr, e: Entry): boolean {
     });
 }
 const labelKey = (l: Labels): string => `{${Object.keys(l).sort().map((k) => `${k}=${JSON.stringify(l[k])}`).join(', ')}}`;
+/** Prometheus labels.Compare: pairwise by name then value; a prefix sorts first. */
+function compareLabels(a: Labels, b: Labels): number {
+  const pa = Object.entries(a).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0));
+  const pb = Object.entries(b).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0));
+  for (let i = 0; i < Math.min(pa.length, pb.length); i++) {
+    const [[an, av], [bn, bv]] = [pa[i] ?? ['', ''], pb[i] ?? ['', '']];
+    if (an !== bn) return an < bn ? -1 : 1;
+    if (av !== bv) return av < bv ? -1 : 1;
+  }
+  return pa.length - pb.length;
+}
 const fmtValue = (v: number): string => (Number.isInteger(v) || !/e/.test(String(v)) ? String(v) : v.toFixed(20).replace(/0+$/, ''));
 const logOf = (e: MetricExpr): LogExpr => (e.kind === 'range' ? e.log : logOf(e.inner));
 const maxRange = (e: MetricExpr): bigint => (e.kind === 'range' ? e.rangeNs : maxRange(e.inner));
@@ -277,7 +288,7 @@ export async function startLokiStandin(): Promise<LokiStandin> {
         s.values.push([e.ns.toString(), e.line]);
         streams.set(e.key, s);
       }
-      const result = [...streams.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, s]) => s);
+      const result = [...streams.values()].sort((a, b) => compareLabels(a.stream, b.stream));
       return { resultType: 'streams', result, stats: stats(scanned.length, scanned.reduce((n, e) => n + Buffer.byteLength(e.line), 0), hits.length) };
     }
     const log = logOf(expr);
@@ -307,7 +318,7 @@ export async function startLokiStandin(): Promise<LokiStandin> {
         series.set(key, cur);
       }
     }
-    const sorted = [...series.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, s]) => s);
+    const sorted = [...series.values()].sort((a, b) => compareLabels(a.metric, b.metric));
     const st = stats(scanned.length, scanned.reduce((n, e) => n + Buffer.byteLength(e.line), 0), sorted.length);
     if (endpoint === 'query') return { resultType: 'vector', result: sorted.map((s) => ({ metric: s.metric, value: s.values[0] })), stats: st };
     return { resultType: 'matrix', result: sorted, stats: st };
@@ -392,7 +403,11 @@ export async function startLokiStandin(): Promise<LokiStandin> {
     setFailure: async (mode) => {
       const was = failure;
       failure = mode;
-      if (mode === 'refuse' && was !== 'refuse') await stop();
+      if (mode === 'refuse' && was !== 'refuse') {
+        await stop();
+        // Let in-process clients see their pooled sockets close, so the next request gets ECONNREFUSED.
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
       if (mode !== 'refuse' && was === 'refuse') await listen(port);
     },
     setDown: (down) => standin.setFailure(down ? 'refuse' : null),

@@ -134,7 +134,7 @@ export async function startSlackStandin(): Promise<SlackStandin> {
     return rest;
   };
   const content = (args: Json): Json | undefined => {
-    if (args.text === undefined && args.blocks === undefined && args.attachments === undefined) return fail('no_text');
+    if (str(args.text) === undefined && args.blocks === undefined && args.attachments === undefined) return fail('no_text');
     if (args.blocks !== undefined) {
       const errs = blockErrors(args.blocks);
       if (errs === 'format') return fail('invalid_blocks_format');
@@ -164,6 +164,8 @@ export async function startSlackStandin(): Promise<SlackStandin> {
     'chat.postMessage': (args) => {
       const channel = str(args.channel);
       if (!channel) return fail('channel_not_found');
+      if (channels.get(channel)?.is_member === false) return fail('not_in_channel');
+      if (channels.get(channel)?.is_archived === true) return fail('is_archived');
       const bad = content(args);
       if (bad) return bad;
       const m = newMessage(channel, nextTs(), args);

@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ErrorCode, LogLevel, WebClient } from '@slack/web-api';
+import { ErrorCode, LogLevel, WebClient, WebClientEvent } from '@slack/web-api';
 import { isValidSlackRequest } from '@slack/bolt';
 import { blockActionsBody, postSigned, signSlackRequest, slashCommandBody } from '../support/slack-sign.ts';
 import { startSlackStandin, type SlackStandin } from '../support/slack-standin.ts';
@@ -132,7 +132,7 @@ describe('slack stand-in with the real WebClient', () => {
   it('429 with Retry-After is retried by WebClient', async () => {
     const retrying = new WebClient(slack.botToken, { slackApiUrl: slack.apiUrl, logLevel: LogLevel.ERROR, retryConfig: { retries: 2, minTimeout: 0, maxTimeout: 1 } });
     const limited: number[] = [];
-    retrying.on('rate_limited', (sec: number) => limited.push(sec));
+    retrying.on(WebClientEvent.RATE_LIMITED, (sec: number) => limited.push(sec));
     slack.failNext('chat.postMessage', 'ratelimited', { status: 429, retryAfter: 1 });
     const t0 = Date.now();
     const res = await retrying.chat.postMessage({ channel: 'C1', text: 'after limit' });

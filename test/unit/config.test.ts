@@ -1,0 +1,64 @@
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { buildConfig, loadConfig, readSecret } from '../../src/config/load.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'cdb-config-'));
+const file = (name: string, text: string) => {
+  const p = join(dir, name);
+  writeFileSync(p, text);
+  return p;
+};
+
+describe('configuration', () => {
+  it('loads the shipped example with nothing but the environment', () => {
+    const config = loadConfig({ CDB_CONFIG: 'cdb.example.yaml' });
+    expect(config.stack.project).toBe('cdb');
+    expect(config.slack.mode).toBe('socket');
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.roles.viewer.users)).toBe(true);
+  });
+
+  it('names the field and the fix when the file is wrong', () => {
+    const path = file('bad.yaml', 'stack:\n  project: "Bad Name"\nroles:\n  operator:\n    users: [alice]\nbogus: 1\n');
+    expect(() => loadConfig({ CDB_CONFIG: path })).toThrowError(/stack\.project: a compose project name/);
+    expect(() => loadConfig({ CDB_CONFIG: path })).toThrowError(/roles\.operator\.users\.0: a Slack user ID/);
+    expect(() => loadConfig({ CDB_CONFIG: path })).toThrowError(/Unrecognized key.*bogus/);
+  });
+
+  it('says what to do when the file is missing or not YAML', () => {
+    expect(() => loadConfig({ CDB_CONFIG: join(dir, 'missing.yaml') })).toThrowError(/Set CDB_CONFIG/);
+    expect(() => loadConfig({ CDB_CONFIG: file('broken.yaml', 'stack: [') })).toThrowError(/not valid YAML/);
+  });
+
+  it('lets the environment override deployment settings', () => {
+    const config = buildConfig({ stack: { project: 'cdb' } }, { SLACK_MODE: 'http', PORT: '8080', SLACK_API_URL: 'http://127.0.0.1:9/api/', REDIS_URL: 'redis://10.0.0.1:6380', DOCKER_HOST: 'ssh://ops@stack1:2222' });
+    expect(config.slack).toMatchObject({ mode: 'http', port: 8080, apiUrl: 'http://127.0.0.1:9/api/' });
+    expect(config.redis.url).toBe('redis://10.0.0.1:6380');
+    expect(config.stack.docker).toBe('ssh://ops@stack1:2222');
+  });
+
+  it('refuses a Docker endpoint that is not a socket, tcp or ssh URL', () => {
+    expect(() => buildConfig({ stack: { project: 'cdb', docker: 'ssh://root@host;reboot' } }, {})).toThrowError(/stack\.docker/);
+  });
+
+  it('reads secrets from *_FILE and refuses both forms together (the password contract)', () => {
+    const secret = file('token', 'xoxb-from-file\n');
+    expect(readSecret({ SLACK_BOT_TOKEN_FILE: secret }, 'SLACK_BOT_TOKEN')).toBe('xoxb-from-file');
+    expect(() => readSecret({ SLACK_BOT_TOKEN_FILE: secret, SLACK_BOT_TOKEN: 'x' }, 'SLACK_BOT_TOKEN')).toThrowError(/Keep only SLACK_BOT_TOKEN_FILE/);
+    const asDir = join(dir, 'grafana_password');
+    mkdirSync(asDir, { recursive: true });
+    expect(() => readSecret({ REDIS_PASSWORD_FILE: asDir }, 'REDIS_PASSWORD')).toThrowError(/is a directory/);
+    expect(() => readSecret({ REDIS_PASSWORD_FILE: file('empty', '') }, 'REDIS_PASSWORD')).toThrowError(/is empty/);
+  });
+
+  it('never puts a secret value in a validation message', () => {
+    const secret = file('t2', 'xoxb-very-secret');
+    try {
+      buildConfig({ stack: { project: 'BAD' } }, { SLACK_BOT_TOKEN_FILE: secret });
+    } catch (err) {
+      expect(String(err)).not.toContain('very-secret');
+    }
+  });
+});

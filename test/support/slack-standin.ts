@@ -34,7 +34,9 @@ export interface SlackStandin {
   failNext(method: string, error: string, opts?: FailOptions): void;
   waitForCall(predicate: (c: SlackCall) => boolean, timeoutMs?: number): Promise<SlackCall>;
   waitForResponse(predicate: (r: SlackResponsePost) => boolean, timeoutMs?: number): Promise<SlackResponsePost>;
-  reset(): void;
+  /** Clears calls, messages, responses, uploads, response_url targets and pending failNext; fixtures
+   *  (usergroups, users, channels, extra tokens) are kept unless `fixtures: true`. */
+  reset(opts?: { fixtures?: boolean }): void;
   close(): Promise<void>;
 }
 
@@ -49,6 +51,8 @@ const str = (v: unknown): string | undefined =>
   typeof v === 'string' && v !== '' ? v : typeof v === 'number' ? String(v) : undefined;
 const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const fail = (error: string, extra: Json = {}): Json => ({ ok: false, error, ...extra });
+/** A predicate that throws (e.g. JSON.stringify(undefined).includes) counts as "no match", never as a server error. */
+const safe = <T>(pred: (x: T) => boolean, x: T): boolean => { try { return pred(x); } catch { return false; } };
 
 async function readBody(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -297,7 +301,7 @@ export async function startSlackStandin(): Promise<SlackStandin> {
     call.ok = result.ok === true;
     if (!call.ok) call.error = String(result.error);
     state.calls.push(call);
-    for (const w of [...callWaiters]) if (w.pred(call)) w.done(call);
+    for (const w of [...callWaiters]) if (safe(w.pred, call)) w.done(call);
     send(res, status, result, headers);
   }
 
@@ -324,7 +328,7 @@ export async function startSlackStandin(): Promise<SlackStandin> {
       state.messages.set(`${m.channel}:${m.ts}`, m);
     }
     state.responses.push(post);
-    for (const w of [...respWaiters]) if (w.pred(post)) w.done(post);
+    for (const w of [...respWaiters]) if (safe(w.pred, post)) w.done(post);
     send(res, 200, { ok: true });
   }
 
@@ -353,7 +357,7 @@ export async function startSlackStandin(): Promise<SlackStandin> {
 
   function waitFor<T>(list: T[], waiters: Set<{ pred: (x: T) => boolean; done: (x: T) => void }>,
     pred: (x: T) => boolean, timeoutMs: number, what: string): Promise<T> {
-    const found = list.find(pred);
+    const found = list.find((x) => safe(pred, x));
     if (found) return Promise.resolve(found);
     return new Promise<T>((resolve, reject) => {
       const entry = {
@@ -381,9 +385,10 @@ export async function startSlackStandin(): Promise<SlackStandin> {
     failNext: (method, error, opts = {}) => { failures.set(method, [...(failures.get(method) ?? []), { error, ...opts }]); },
     waitForCall: (pred, timeoutMs = 30000) => waitFor(state.calls, callWaiters, pred, timeoutMs, 'waitForCall'),
     waitForResponse: (pred, timeoutMs = 30000) => waitFor(state.responses, respWaiters, pred, timeoutMs, 'waitForResponse'),
-    reset: () => {
+    reset: (opts = {}) => {
       state.calls.length = 0; state.responses.length = 0; state.uploads.length = 0; state.messages.clear();
-      for (const m of [usergroups, users, channels, targets, failures]) m.clear();
+      targets.clear(); failures.clear();
+      if (opts.fixtures) { usergroups.clear(); users.clear(); channels.clear(); tokens.clear(); tokens.add(BOT_TOKEN); }
     },
     close: async () => {
       for (const t of [...timers]) { clearTimeout(t.timer); t.reject(new Error('slack stand-in closed')); }

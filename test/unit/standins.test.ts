@@ -66,7 +66,7 @@ describe('slack stand-in with the real WebClient', () => {
   beforeAll(async () => { slack = await startSlackStandin(); });
   afterAll(async () => { await slack.close(); });
   beforeEach(() => {
-    slack.reset();
+    slack.reset({ fixtures: true });
     client = new WebClient(slack.botToken, { slackApiUrl: slack.apiUrl, logLevel: LogLevel.ERROR, retryConfig: { retries: 0 } });
   });
 

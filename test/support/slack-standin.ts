@@ -28,6 +28,8 @@ export interface SlackStandin {
   setUsergroup(id: string, users: string[]): void;
   setUser(id: string, user: Partial<SlackUser>): void;
   setChannel(id: string, channel: Json): void;
+  /** Adds or replaces a Web API method (e.g. `apps.connections.open` for a Socket Mode test). */
+  setMethod(method: string, handler: (args: Json, token: string) => Json): void;
   /** `<base>/response/<id>`; with a target, replace_original/delete_original/in_channel act on `messages`. */
   responseUrl(id: string, target?: ResponseUrlTarget): string;
   /** Next call of `method` (or 'response_url') fails once; status 429 gives a rate limit with Retry-After. */
@@ -381,6 +383,7 @@ export async function startSlackStandin(): Promise<SlackStandin> {
     setUsergroup: (id, list) => { usergroups.set(id, [...list]); },
     setUser: (id, user) => { users.set(id, user); },
     setChannel: (id, channel) => { channels.set(id, channel); },
+    setMethod: (method, handler) => { methods[method] = handler; },
     responseUrl: (id, target) => { if (target) targets.set(id, target); return `${base}/response/${encodeURIComponent(id)}`; },
     failNext: (method, error, opts = {}) => { failures.set(method, [...(failures.get(method) ?? []), { error, ...opts }]); },
     waitForCall: (pred, timeoutMs = 30000) => waitFor(state.calls, callWaiters, pred, timeoutMs, 'waitForCall'),

@@ -1,0 +1,45 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildConfig } from '../../src/config/load.ts';
+import { createLogger } from '../../src/log.ts';
+import { startBot, type RunningBot } from '../../src/bot/start-bot.ts';
+import { startSlackStandin, type SlackStandin } from '../support/slack-standin.ts';
+import { APP_TOKEN, startSocketModeStandin, type SocketModeStandin } from '../support/socket-mode-standin.ts';
+import { slashCommandDefaults } from '../support/slack-sign.ts';
+import { randomSuffix } from '../support/compose-stack.ts';
+import { REDIS_URL } from '../support/harness.ts';
+
+describe('Socket Mode (the default)', () => {
+  let slack: SlackStandin;
+  let socket: SocketModeStandin;
+  let bot: RunningBot;
+
+  beforeAll(async () => {
+    slack = await startSlackStandin();
+    socket = await startSocketModeStandin(slack);
+    const config = buildConfig(
+      { stack: { project: `cdbt${randomSuffix()}` }, redis: { prefix: `cdbt-${randomSuffix()}` }, roles: { viewer: { users: ['U0VIEWER1'] } } },
+      { SLACK_BOT_TOKEN: slack.botToken, SLACK_APP_TOKEN: APP_TOKEN, SLACK_API_URL: slack.apiUrl, REDIS_URL },
+    );
+    expect(config.slack.mode).toBe('socket');
+    bot = await startBot(config, createLogger({ level: 'silent' }));
+    await socket.connected();
+  });
+
+  afterAll(async () => {
+    await bot?.close();
+    await socket?.close();
+    await slack?.close();
+  });
+
+  it('opens the connection with the app token and acks a slash command envelope with the ephemeral answer', async () => {
+    expect(slack.calls.find((c) => c.method === 'apps.connections.open')?.token).toBe(APP_TOKEN);
+    const ack = await socket.slashCommand({ ...slashCommandDefaults, text: 'help', user_id: 'U0VIEWER1' });
+    expect(ack).toMatchObject({ response_type: 'ephemeral' });
+    expect(String(ack.text)).toContain('/cdb status [service]');
+  });
+
+  it('enqueues status from Socket Mode just as from HTTP', async () => {
+    const ack = await socket.slashCommand({ ...slashCommandDefaults, text: 'status', user_id: 'U0VIEWER1' });
+    expect(String(ack.text)).toContain('is on its way');
+  });
+});

@@ -4,7 +4,7 @@ export default defineConfig({
   test: {
     projects: [
       {
-        test: { name: 'unit', include: ['test/unit/**/*.test.ts'], testTimeout: 20_000 },
+        test: { name: 'unit', include: ['test/unit/**/*.test.ts'], testTimeout: 20_000, sequence: { groupOrder: 0 } },
       },
       {
         test: {
@@ -16,6 +16,8 @@ export default defineConfig({
           globalSetup: ['test/support/global-setup.ts'],
           // Two cores: containers and the engine need the other one.
           maxWorkers: 2,
+          // Unit tests first: they fail fast and need no services.
+          sequence: { groupOrder: 1 },
         },
       },
     ],

@@ -5,14 +5,14 @@ import { type Block, capBlocks, context, esc, header, section } from '../src/ren
 import { formatDuration, textTable } from '../src/render/table.ts';
 
 function stateEmoji(c: ContainerStatus): string {
-  if (c.health === 'unhealthy' || c.state === 'restarting' || c.state === 'dead') return ':red_circle:';
+  if (c.health === 'unhealthy' || c.crashLoop || c.state === 'dead') return ':red_circle:';
   if (c.state === 'exited' && c.exitCode !== 0) return ':red_circle:';
   if (c.state !== 'running' || c.health === 'starting') return ':large_yellow_circle:';
   return ':large_green_circle:';
 }
 
 function stateText(c: ContainerStatus): string {
-  const parts = [c.state];
+  const parts = [c.crashLoop && c.state !== 'restarting' ? `restarting (crash loop, ${c.state} for now)` : c.state];
   if (c.health) parts.push(c.health);
   if (c.state === 'exited' && c.exitCode !== undefined) parts.push(`exit ${c.exitCode}`);
   return parts.join(', ');

@@ -1,7 +1,7 @@
 import type Docker from 'dockerode';
 import { z } from 'zod';
 import { defineJob } from '../src/worker/define-job.ts';
-import { serviceName, type ContainerStatus, type PortBinding, type StatusResult } from '../src/contracts/status.ts';
+import { CRASH_LOOP_WINDOW_MS, serviceName, type ContainerStatus, type PortBinding, type StatusResult } from '../src/contracts/status.ts';
 import { mapLimit } from '../src/worker/map-limit.ts';
 import { dockerCall } from '../src/worker/docker-errors.ts';
 
@@ -30,15 +30,19 @@ function toStatus(info: Docker.ContainerInfo, detail: Docker.ContainerInspectInf
   const state = detail?.State;
   const started = state?.StartedAt && !state.StartedAt.startsWith('0001') ? state.StartedAt : undefined;
   const health = state?.Health?.Status;
+  const restartCount = detail?.RestartCount ?? 0;
+  const uptimeMs = started ? Math.max(0, now - Date.parse(started)) : undefined;
+  const status = state?.Status ?? info.State;
   return {
     id: info.Id.slice(0, 12),
     name: (info.Names?.[0] ?? info.Id).replace(/^\//, ''),
     service: labels['com.docker.compose.service'] ?? '(none)',
-    state: state?.Status ?? info.State,
+    state: status,
     health: health === 'healthy' || health === 'unhealthy' || health === 'starting' ? health : undefined,
-    restartCount: detail?.RestartCount ?? 0,
+    restartCount,
+    crashLoop: status === 'restarting' || (status === 'running' && restartCount > 0 && uptimeMs !== undefined && uptimeMs < CRASH_LOOP_WINDOW_MS),
     startedAt: started,
-    uptimeMs: started ? Math.max(0, now - Date.parse(started)) : undefined,
+    uptimeMs,
     exitCode: state?.Status === 'exited' ? state.ExitCode : undefined,
     image: info.Image,
     ports: portsOf(info),

@@ -21,12 +21,20 @@ export interface ContainerStatus {
   readonly state: string;
   readonly health?: 'healthy' | 'unhealthy' | 'starting';
   readonly restartCount: number;
+  /**
+   * Docker says "restarting" only during its back-off; a container caught in its brief "running"
+   * moment between crashes is still crash-looping. True when the restart policy restarted it
+   * within CRASH_LOOP_WINDOW_MS, or Docker reports it restarting.
+   */
+  readonly crashLoop: boolean;
   readonly startedAt?: string;
   readonly uptimeMs?: number;
   readonly exitCode?: number;
   readonly image: string;
   readonly ports: PortBinding[];
 }
+
+export const CRASH_LOOP_WINDOW_MS = 30_000;
 
 export interface StatusResult {
   readonly project: string;

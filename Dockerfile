@@ -1,0 +1,38 @@
+# cdb-chatops image, shared by the bot and the worker (compose/docker-compose.yml picks the entry point).
+# TypeScript runs through tsx at run time (no build step), so tsx is a runtime dependency.
+#
+# Not built in this repository's CI (no registry to pull node:20-bookworm-slim from); see compose/README.md.
+# No HEALTHCHECK here on purpose: bot and worker need different checks, and their checks need the
+# Redis address and password file that only the compose file defines (it sets the healthchecks).
+
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+# ---- deps: production node_modules only ----
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+# --ignore-scripts: no dependency runs code at install time. The ones with install scripts
+# (esbuild, ssh2, cpu-features, msgpackr-extract, protobufjs) work without them: prebuilt
+# platform packages or pure-JS fallbacks.
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+ && npm cache clean --force
+
+# ---- runtime ----
+FROM ${NODE_IMAGE} AS runtime
+ENV NODE_ENV=production \
+    CDB_CONFIG=/etc/cdb/cdb.yaml
+WORKDIR /app
+# Code and dependencies stay root-owned and read-only to the node user: a compromised process
+# cannot rewrite what it runs (compose adds read_only: true on top).
+COPY --from=deps /app/node_modules ./node_modules
+# .dockerignore admits only package*.json, tsconfig.json, bin/, src/, commands/, jobs/ and
+# runbooks/, so secrets, tests and local config never reach a layer.
+COPY . .
+# The worker's state (rollback.manifestDir defaults to /var/lib/cdb/rollback): a named volume
+# mounted here starts with this ownership, so the non-root worker can write to it.
+RUN mkdir -p /var/lib/cdb/rollback /etc/cdb \
+ && chown -R node:node /var/lib/cdb
+# node (uid 1000), created by the base image.
+USER node
+# The bot by default; compose runs src/main/worker.ts for the worker.
+CMD ["node", "--import", "tsx", "src/main/bot.ts"]

@@ -2,7 +2,10 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Actor } from '../contracts/envelope.ts';
 
-export type AuditOutcome = 'accepted' | 'answered' | 'succeeded' | 'failed' | 'rejected';
+export type AuditOutcome =
+  | 'accepted' | 'answered' | 'succeeded' | 'failed' | 'rejected'
+  // Two-person approval transitions (src/approval/); `voted` is one of several approvals needed.
+  | 'requested' | 'voted' | 'approved' | 'denied' | 'cancelled' | 'expired' | 'executed';
 
 export interface AuditEntry {
   readonly requestId: string;
@@ -13,6 +16,8 @@ export interface AuditEntry {
   readonly outcome: AuditOutcome;
   readonly durationMs?: number;
   readonly code?: string;
+  /** Approval transitions: the request's state afterwards, who approved so far, and why it ended. */
+  readonly approval?: { readonly id: string; readonly state: string; readonly approvers?: readonly string[]; readonly reason?: string };
 }
 
 const SECRETISH = /(pass(word)?|secret|token|key|credential)/i;

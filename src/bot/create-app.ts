@@ -1,5 +1,6 @@
 import { App } from '@slack/bolt';
 import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
 import { OpsError } from '../errors.ts';
@@ -8,6 +9,12 @@ import type { Registry } from '../registry/registry.ts';
 import { boltLogger } from './bolt-logger.ts';
 import { dispatch, type DispatchOutcome } from './dispatch.ts';
 import { slackGroupDirectory } from './group-directory.ts';
+import { keyPrefix } from '../queue/names.ts';
+import { handleApprovalAction } from '../approval/actions.ts';
+import { mirroringDirectory } from '../approval/group-mirror.ts';
+import { ACTION_IDS } from '../approval/message.ts';
+import { ApprovalService } from '../approval/service.ts';
+import { ApprovalStore } from '../approval/store.ts';
 
 /** Slack wants an answer within 3 s; anything slower is acked first and answered through response_url. */
 export const ACK_BUDGET_MS = 2000;
@@ -18,6 +25,12 @@ export interface BotDeps {
   readonly jobs: Queue;
   readonly audit: AuditLog;
   readonly log: Logger;
+  readonly redis: Redis;
+}
+
+export interface SlackApp {
+  readonly app: App;
+  readonly approvals: ApprovalService;
 }
 
 function requireSecret(value: string | undefined, name: string): string {
@@ -25,8 +38,8 @@ function requireSecret(value: string | undefined, name: string): string {
   return value;
 }
 
-export function createSlackApp(deps: BotDeps): App {
-  const { config, log } = deps;
+export function createSlackApp(deps: BotDeps): SlackApp {
+  const { config, log, redis } = deps;
   const token = requireSecret(config.secrets.slackBotToken, 'SLACK_BOT_TOKEN');
   const clientOptions = config.slack.apiUrl ? { slackApiUrl: config.slack.apiUrl } : undefined;
   const common = { token, logger: boltLogger(log), clientOptions };
@@ -35,7 +48,10 @@ export function createSlackApp(deps: BotDeps): App {
       ? new App({ ...common, signingSecret: requireSecret(config.secrets.slackSigningSecret, 'SLACK_SIGNING_SECRET'), port: config.slack.port })
       : new App({ ...common, socketMode: true, appToken: requireSecret(config.secrets.slackAppToken, 'SLACK_APP_TOKEN') });
 
-  const groups = slackGroupDirectory(app.client, log);
+  // Every membership the bot learns is mirrored to Redis for the worker's role re-check.
+  const groups = mirroringDirectory(slackGroupDirectory(app.client, log), redis, keyPrefix(config), (err) => log.warn({ err }, 'group mirror not written'));
+  const store = new ApprovalStore(redis, keyPrefix(config));
+  const approvals = new ApprovalService({ config, registry: deps.registry, jobs: deps.jobs, audit: deps.audit, log, store, client: app.client, groups });
 
   app.command(config.slack.command, async ({ command, ack, respond }) => {
     const pending: Promise<DispatchOutcome> = dispatch(
@@ -44,7 +60,7 @@ export function createSlackApp(deps: BotDeps): App {
         actor: { userId: command.user_id, teamId: command.team_id, name: command.user_name },
         origin: { kind: 'slack', channel: command.channel_id },
       },
-      { ...deps, groups },
+      { ...deps, groups, approvals },
     );
     const quick = await Promise.race([pending, new Promise<null>((r) => setTimeout(() => r(null), ACK_BUDGET_MS))]);
     if (quick) {
@@ -56,8 +72,14 @@ export function createSlackApp(deps: BotDeps): App {
     await respond({ response_type: 'ephemeral', replace_original: true, ...outcome.ephemeral });
   });
 
+  // Approve / Deny / Cancel: acknowledged at once, then decided against the record in Redis.
+  app.action({ type: 'block_actions', action_id: new RegExp(`^(${ACTION_IDS.join('|')})$`) }, async ({ ack, body }) => {
+    await ack();
+    await handleApprovalAction(approvals, body).catch((err: unknown) => log.error({ err }, 'approval click failed'));
+  });
+
   app.error(async (err) => {
     log.error({ err: { message: err.message, code: err.code } }, 'unhandled Slack app error');
   });
-  return app;
+  return { app, approvals };
 }

@@ -8,6 +8,9 @@ import type { AuditLog } from '../audit/audit.ts';
 import { authorize, checkChannel, type GroupDirectory } from '../auth/authorize.ts';
 import { resolveCommand, type Registry } from '../registry/registry.ts';
 import type { SlackMessage } from '../registry/define-command.ts';
+import { needsApproval } from '../approval/policy.ts';
+import type { ApprovalGateway } from '../approval/service.ts';
+import { slackDate } from '../approval/message.ts';
 
 export interface DispatchDeps {
   readonly config: Config;
@@ -16,6 +19,8 @@ export interface DispatchDeps {
   readonly jobs: Queue;
   readonly audit: AuditLog;
   readonly log: Logger;
+  /** Two-person approval (Slack only); without it, commands needing approval are refused. */
+  readonly approvals?: ApprovalGateway;
 }
 
 export interface CommandRequest {
@@ -56,13 +61,21 @@ export async function dispatch(req: CommandRequest, deps: DispatchDeps): Promise
     if (command.role !== 'everyone') checkChannel(req.origin.channel, deps.config);
     await authorize(req.actor, command.role, deps.config, deps.groups);
     if (command.kind === 'answer') {
-      const answerCtx = { actor: req.actor, origin: req.origin, registry: deps.registry };
-      const message = command.answer(parsed, answerCtx);
+      const answerCtx = { actor: req.actor, origin: req.origin, registry: deps.registry, approvals: deps.approvals?.reader };
+      const message = await command.answer(parsed, answerCtx);
+      const plain = await command.text(parsed, answerCtx);
       await deps.audit.record({ requestId, command: command.name, args, actor: req.actor, via, outcome: 'answered', durationMs: Date.now() - started });
-      return { requestId, ephemeral: message, plain: command.text(parsed, answerCtx), enqueued: false, ok: true };
+      return { requestId, ephemeral: message, plain, enqueued: false, ok: true };
     }
-    if (command.approval) {
-      throw new OpsError('APPROVAL_REQUIRED', `\`${command.name}\` needs a second person’s approval, and approvals are not available yet. Nothing was changed.`);
+    if (needsApproval(command, parsed, deps.config)) {
+      // Never enqueued from here: the job is enqueued only when the request becomes approved.
+      if (!deps.approvals) {
+        throw new OpsError('APPROVAL_REQUIRED', `\`${command.name}\` needs a second person’s approval, which is given in Slack: run \`/cdb ${command.name}\` there. Nothing was changed.`);
+      }
+      const record = await deps.approvals.request(command, parsed, req.actor, req.origin);
+      log.info({ cmd: command.name, approvalId: record.id }, 'approval requested');
+      const text = `\`/cdb ${command.name}\` needs a second person’s approval. I posted the request in this channel (request \`${record.id}\`); it expires ${slackDate(record.expiresAt)}. You can cancel it there.`;
+      return { requestId: record.id, ephemeral: { text: `:lock: ${text}` }, plain: text.replace(/`/g, ''), enqueued: false, ok: true };
     }
     const envelope: JobEnvelope = { requestId, command: command.name, args, actor: req.actor, origin: req.origin, requestedAt: started };
     // The job id is the request id: a retried enqueue of the same request cannot run twice.

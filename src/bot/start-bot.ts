@@ -10,6 +10,7 @@ import { loadRegistry, type Registry } from '../registry/registry.ts';
 import { createSlackApp } from './create-app.ts';
 import { startReplyConsumer, type ReplySink } from './reply-consumer.ts';
 import { SlackSink } from './slack-sink.ts';
+import { ApprovalAwareSink, startApprovalSweeper } from '../approval/sweeper.ts';
 
 export interface BotCore {
   readonly redis: Redis;
@@ -48,10 +49,13 @@ export interface RunningBot {
 /** `registry` replaces the commands/ folder (tests add commands of their own). */
 export async function startBot(config: Config, log: Logger, registry?: Registry): Promise<RunningBot> {
   const core = await startBotCore(config, log, registry);
-  const app = createSlackApp({ config, registry: core.registry, jobs: core.jobs, audit: core.audit, log });
-  const replies = consumeReplies(config, core, new SlackSink(app.client, core.redis, core.registry, keyPrefix(config), config.channels.alerts), log);
+  const { app, approvals } = createSlackApp({ config, registry: core.registry, jobs: core.jobs, audit: core.audit, log, redis: core.redis });
+  const slackSink = new SlackSink(app.client, core.redis, core.registry, keyPrefix(config), config.channels.alerts);
+  const replies = consumeReplies(config, core, new ApprovalAwareSink(slackSink, approvals), log);
   const started: unknown = config.slack.mode === 'http' ? await app.start(config.slack.port) : await app.start();
   const server = config.slack.mode === 'http' ? (started as Server) : undefined;
+  // Expiry, recovery of approved-but-unqueued requests and the group mirror; all state is in Redis.
+  const sweeper = startApprovalSweeper(approvals, log);
   log.info({ mode: config.slack.mode, project: config.stack.project }, 'bot started');
   let closed = false;
   return {
@@ -60,6 +64,7 @@ export async function startBot(config: Config, log: Logger, registry?: Registry)
     async close() {
       if (closed) return;
       closed = true;
+      await sweeper.stop();
       await app.stop();
       await replies.close();
       await core.close();

@@ -4,7 +4,10 @@ import type { Actor } from '../contracts/envelope.ts';
 import { toUserError } from '../errors.ts';
 import { AuditLog } from '../audit/audit.ts';
 import { connectRedis, keyPrefix } from '../queue/names.ts';
-import { loadRegistry, resolveCommand } from '../registry/registry.ts';
+import { loadRegistry, resolveCommand, type Registry } from '../registry/registry.ts';
+import { needsApproval } from '../approval/policy.ts';
+import { ApprovalStore } from '../approval/store.ts';
+import type { ApprovalReader } from '../approval/types.ts';
 import { newRequestId } from '../bot/dispatch.ts';
 import { createDocker } from '../worker/docker-client.ts';
 import { loadJobs } from '../worker/job-registry.ts';
@@ -17,6 +20,8 @@ export interface CliOptions {
   readonly log: Logger;
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WritableStream;
+  /** Replaces the commands/ folder (tests). */
+  readonly registry?: Registry;
 }
 
 /** Shell-quotes nothing: argv words are re-joined only for our own tokenizer, which never runs a shell. */
@@ -26,10 +31,11 @@ function joinArgv(argv: string[]): string {
 
 /**
  * The terminal front end. Whoever runs it already has Docker access on this host, so read-only
- * commands run directly; commands that need approval are refused here (approval happens in Slack).
+ * commands run directly. Commands that need approval are refused here: a terminal user is not a
+ * Slack identity, so they can neither request nor approve; `cdb approvals` shows the requests.
  */
 export async function runCli(opts: CliOptions): Promise<number> {
-  const registry = await loadRegistry();
+  const registry = opts.registry ?? (await loadRegistry());
   const requestId = newRequestId();
   const actor: Actor = { userId: `local:${opts.user.toLowerCase().replace(/[^a-z0-9_-]/g, '') || 'user'}`, teamId: 'local' };
   let config: Config | undefined;
@@ -43,20 +49,35 @@ export async function runCli(opts: CliOptions): Promise<number> {
     const { command, flags } = resolved;
     name = command.name;
     args = resolved.args;
-    const answerCtx = { actor, origin: { kind: 'cli' as const }, registry };
+    // Redis only when a command needs it (`approvals` reads requests; jobs write the audit stream).
+    let store: ApprovalStore | undefined;
+    const connect = (): { config: Config; audit: AuditLog; store: ApprovalStore } => {
+      config ??= opts.loadConfig();
+      if (!audit || !store) {
+        const redis = connectRedis(config);
+        redis.on('error', () => undefined); // reported once below, not per reconnect
+        redisClose = () => redis.quit().catch(() => redis.disconnect());
+        audit = new AuditLog(redis, opts.log, `${keyPrefix(config)}:audit`, config.audit.streamMaxLen);
+        store = new ApprovalStore(redis, keyPrefix(config));
+      }
+      return { config, audit, store };
+    };
+    const approvals: ApprovalReader = {
+      overview: (recent) => connect().store.overview(recent),
+      get: (id) => connect().store.get(id),
+    };
+    const answerCtx = { actor, origin: { kind: 'cli' as const }, registry, approvals };
     if (command.kind === 'answer') {
-      opts.stdout.write(`${command.text(resolved.args, answerCtx)}\n`);
+      opts.stdout.write(`${await command.text(resolved.args, answerCtx)}\n`);
       return 0;
     }
-    if (command.approval) {
-      opts.stderr.write(`cdb: "${command.name}" needs a second person’s approval; request it in Slack with /cdb ${command.usage}. Nothing was changed.\n`);
+    // Refused before Redis or Docker is touched. The config may list more commands than the code does.
+    config = opts.loadConfig();
+    if (needsApproval(command, resolved.args, config)) {
+      opts.stderr.write(`cdb: "${command.name}" needs a second person’s approval, which is given in Slack: run /cdb ${command.usage} there (cdb approvals lists requests). Nothing was changed.\n`);
       return 3;
     }
-    config = opts.loadConfig();
-    const redis = connectRedis(config);
-    redis.on('error', () => undefined); // reported once below, not per reconnect
-    redisClose = () => redis.quit().catch(() => redis.disconnect());
-    audit = new AuditLog(redis, opts.log, `${keyPrefix(config)}:audit`, config.audit.streamMaxLen);
+    ({ audit } = connect());
     const jobs = await loadJobs();
     const job = jobs.get(command.job);
     if (!job) throw new Error(`no job processor named ${command.job}`);

@@ -12,11 +12,22 @@ export const actorSchema = z.object({
 export type Actor = z.infer<typeof actorSchema>;
 
 export const originSchema = z.object({
-  kind: z.enum(['slack', 'console', 'cli', 'schedule']),
+  /** `plan`: a read-only job run for an approval request; its result goes back to the bot only. */
+  kind: z.enum(['slack', 'console', 'cli', 'schedule', 'plan']),
   channel: z.string().max(40).optional(),
   threadTs: z.string().max(40).optional(),
 });
 export type Origin = z.infer<typeof originSchema>;
+
+/**
+ * Set on jobs that ran through two-person approval. The worker does not trust it: it re-reads the
+ * approval record (src/approval/) and refuses the job unless record, digest and roles still agree.
+ */
+export const approvalRefSchema = z.object({
+  id: z.string().regex(/^[a-zA-Z0-9_-]{16,64}$/),
+  approvers: z.array(actorSchema.pick({ userId: true, teamId: true })).min(1).max(10),
+});
+export type ApprovalRef = z.infer<typeof approvalRefSchema>;
 
 export const envelopeSchema = z.object({
   requestId: z.string().regex(/^[a-zA-Z0-9_-]{8,64}$/),
@@ -25,6 +36,7 @@ export const envelopeSchema = z.object({
   actor: actorSchema,
   origin: originSchema,
   requestedAt: z.number().int(),
+  approval: approvalRefSchema.optional(),
 });
 export type JobEnvelope = z.infer<typeof envelopeSchema>;
 

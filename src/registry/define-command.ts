@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { Block } from '../render/blocks.ts';
 import type { Actor, Origin } from '../contracts/envelope.ts';
+import type { ApprovalReader } from '../approval/types.ts';
 
 /** Roles are ranked: an approver may do what an operator may, an operator what a viewer may. */
 export const ROLE_RANK = { everyone: 0, viewer: 1, operator: 2, approver: 3 } as const;
@@ -9,12 +10,29 @@ export type Role = keyof typeof ROLE_RANK;
 export interface SlackMessage {
   readonly text: string;
   readonly blocks?: Block[];
+  /** Output too long for a message (e.g. log lines): uploaded as a text file in the message's thread. */
+  readonly file?: { readonly filename: string; readonly content: string; readonly title?: string };
 }
 
 export interface AnswerContext {
   readonly actor: Actor;
   readonly origin: Origin;
   readonly registry: ReadonlyMap<string, AnyCommand>;
+  /** Read-only view of approval requests (`/cdb approvals`); absent where there is no Redis. */
+  readonly approvals?: ApprovalReader;
+}
+
+/**
+ * A read-only job (e.g. rollback-plan) that the approval flow runs first. Its lines head "What will
+ * change", and `pin` adds arguments to the approved request (e.g. the plan's fingerprint, so that the
+ * run refuses if the stack moved on after the approver looked). Pinned arguments are in the digest.
+ */
+export interface ApprovalPlan<A> {
+  readonly job: string;
+  /** Arguments for the plan job (default: the command's); undefined means no plan for these args. */
+  args?(args: A): Record<string, unknown> | undefined;
+  lines(result: unknown, args: A): string[];
+  pin?(result: unknown, args: A): Record<string, unknown>;
 }
 
 interface CommandBase<S extends z.ZodType> {
@@ -26,8 +44,20 @@ interface CommandBase<S extends z.ZodType> {
   readonly help?: string;
   readonly examples?: readonly string[];
   readonly role: Role;
-  /** Destructive commands: only run after a second person approves (see docs/security.md). */
+  /**
+   * Destructive commands: only run after a second person approves (see docs/security.md).
+   * `approvals.commands` in the config can add commands to this, never exempt one.
+   */
   readonly approval?: boolean;
+  /**
+   * Narrows approval to the risky argument combinations (e.g. doctor only with --fix of destructive
+   * items). Without it, every run of an approval command needs approval.
+   */
+  needsApproval?(args: z.output<S>): boolean;
+  /** What the run will change (services, images, secrets by name), shown on the approval request. */
+  approvalSummary?(args: z.output<S>): string[];
+  /** When only the worker can tell what will change: a read-only job run before the request is posted. */
+  readonly approvalPlan?: ApprovalPlan<z.output<S>>;
   /** Names given to positional words, in order; a trailing `...name` collects the rest. */
   readonly positionals?: readonly string[];
   readonly args: S;
@@ -36,8 +66,8 @@ interface CommandBase<S extends z.ZodType> {
 /** A command answered by the bot itself, with no privileged work. */
 export interface AnswerCommand<S extends z.ZodType> extends CommandBase<S> {
   readonly kind: 'answer';
-  answer(args: z.output<S>, ctx: AnswerContext): SlackMessage;
-  text(args: z.output<S>, ctx: AnswerContext): string;
+  answer(args: z.output<S>, ctx: AnswerContext): SlackMessage | Promise<SlackMessage>;
+  text(args: z.output<S>, ctx: AnswerContext): string | Promise<string>;
 }
 
 /** A command the worker does: the bot enqueues `job` with the validated args as data. */

@@ -7,6 +7,10 @@ import { envelopeSchema, type JobEnvelope } from '../contracts/envelope.ts';
 import { OpsError, toUserError } from '../errors.ts';
 import { AuditLog } from '../audit/audit.ts';
 import { JOBS_QUEUE, keyPrefix, queuePrefix } from '../queue/names.ts';
+import { loadRegistry, type Registry } from '../registry/registry.ts';
+import { ApprovalGate, type ApprovedRun } from '../approval/gate.ts';
+import { mirrorDirectory } from '../approval/group-mirror.ts';
+import { ApprovalStore } from '../approval/store.ts';
 import { ReplyQueue } from './reply-queue.ts';
 import type { JobRegistry } from './job-registry.ts';
 import type { JobContext } from './define-job.ts';
@@ -21,6 +25,11 @@ export interface WorkerDeps {
   readonly docker: Docker;
   readonly connection: Redis;
   readonly log: Logger;
+  /**
+   * The command registry, for the approval gate to know which jobs need an approved request.
+   * Defaults to the commands/ folder; tests pass their own.
+   */
+  readonly registry?: Registry;
 }
 
 export interface RunningWorker {
@@ -41,14 +50,40 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
   const replies = new ReplyQueue(connection, prefix);
   const audit = new AuditLog(connection, log, `${keyPrefix(config)}:audit`, config.audit.streamMaxLen);
   const send = replies.send.bind(replies);
+  let registry: Promise<Registry> | undefined = deps.registry ? Promise.resolve(deps.registry) : undefined;
+  const gate = new ApprovalGate({
+    store: new ApprovalStore(connection, keyPrefix(config)),
+    config,
+    registry: () => (registry ??= loadRegistry()),
+    groups: mirrorDirectory(connection, keyPrefix(config)),
+    audit,
+  });
+
+  /** Tells the requester and the audit stream why a job did not run; the error is final. */
+  const refuse = async (env: JobEnvelope, err: unknown, jobLog: Logger): Promise<UnrecoverableError> => {
+    const user = toUserError(err, env.requestId);
+    jobLog.warn({ code: user.code }, 'job refused before running');
+    await send({ type: 'error', requestId: env.requestId, command: env.command, origin: env.origin, code: user.code, message: user.message, durationMs: 0 });
+    await audit.record({ requestId: env.requestId, command: env.command, args: env.args, actor: env.actor, via: env.origin.kind, outcome: 'rejected', code: user.code });
+    return new UnrecoverableError(user.code);
+  };
 
   const processor = async (job: Job): Promise<unknown> => {
     const env = parseEnvelope(job);
     const def = jobs.get(job.name);
     const jobLog = log.child({ cmd: env.command, user: env.actor.userId, requestId: env.requestId, jobId: job.id });
-    if (!def) throw new UnrecoverableError(`no job processor is named ${job.name}`);
-    const args = def.args.safeParse(env.args);
-    if (!args.success) throw new UnrecoverableError(`job ${job.id} has arguments that do not match ${job.name}`);
+    // The approval gate comes first: a job that needs approval never runs without a valid one.
+    let approval: ApprovedRun | undefined;
+    try {
+      approval = await gate.admit(env, job.name, job.id);
+    } catch (err) {
+      throw await refuse(env, err, jobLog);
+    }
+    const args = def?.args.safeParse(env.args);
+    if (!def || !args?.success) {
+      await approval?.finish(false, 'the worker cannot run this job (unknown job or bad arguments)');
+      throw new UnrecoverableError(def ? `job ${job.id} has arguments that do not match ${job.name}` : `no job processor is named ${job.name}`);
+    }
 
     const started = Date.now();
     const abort = new AbortController();
@@ -72,6 +107,13 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
       const result = await Promise.race([def.run(ctx, args.data), aborted]);
       done = true;
       const durationMs = Date.now() - started;
+      // Recorded before the result is sent, so the bot finds the request finished when it renders it.
+      await approval?.finish(true);
+      if (env.origin.kind === 'plan') {
+        // A plan for an approval request: the bot reads it from the job, nobody is told in chat.
+        await audit.record({ ...base, outcome: 'succeeded', durationMs });
+        return { ok: true, durationMs, result };
+      }
       await send({ type: 'result', requestId: env.requestId, command: env.command, args: env.args, origin: env.origin, result, durationMs });
       await audit.record({ ...base, outcome: 'succeeded', durationMs });
       jobLog.info({ durationMs }, 'job succeeded');
@@ -81,10 +123,12 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
       const durationMs = Date.now() - started;
       const user = toUserError(err, env.requestId);
       jobLog.error({ err, durationMs }, 'job failed');
-      await send({ type: 'error', requestId: env.requestId, command: env.command, origin: env.origin, code: user.code, message: user.message, durationMs });
+      await approval?.finish(false, user.message).catch((e: unknown) => jobLog.error({ err: e }, 'approval not marked failed'));
+      if (env.origin.kind !== 'plan') await send({ type: 'error', requestId: env.requestId, command: env.command, origin: env.origin, code: user.code, message: user.message, durationMs });
       await audit.record({ ...base, outcome: 'failed', durationMs, code: user.code });
       // Reported to the user already; retrying an ops command behind their back is not ours to decide.
-      throw new UnrecoverableError(user.code);
+      // A plan's failure is read by the bot from the job, so it carries the message too.
+      throw new UnrecoverableError(env.origin.kind === 'plan' ? `${user.code}: ${user.message}` : user.code);
     } finally {
       clearTimeout(progressTimer);
       clearTimeout(timeout);

@@ -22,7 +22,7 @@ export interface BotCore {
 
 /** Redis, the command registry, the jobs queue and the audit log: what every front end needs. */
 export async function startBotCore(config: Config, log: Logger, registryOverride?: Registry): Promise<BotCore> {
-  const redis = connectRedis(config);
+  const redis = connectRedis(config, log);
   const registry = registryOverride ?? (await loadRegistry());
   const jobs = new Queue(JOBS_QUEUE, { connection: redis, prefix: queuePrefix(config) });
   const audit = new AuditLog(redis, log, `${keyPrefix(config)}:audit`, config.audit.streamMaxLen);

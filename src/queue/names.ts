@@ -1,4 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis';
+import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
 
 /** One queue for work (bot → worker), one for what to say (worker → bot). */
@@ -18,9 +19,24 @@ export function redisOptions(config: Pick<Config, 'redis' | 'secrets'>): { url: 
   };
 }
 
-export function connectRedis(config: Pick<Config, 'redis' | 'secrets'>): Redis {
+/**
+ * ioredis reconnects by itself; without an error listener it would also print every failed attempt
+ * as an "Unhandled error event". One warning per outage is enough.
+ */
+export function connectRedis(config: Pick<Config, 'redis' | 'secrets'>, log?: Pick<Logger, 'warn' | 'info'>): Redis {
   const { url, options } = redisOptions(config);
-  return new Redis(url, options);
+  const redis = new Redis(url, options);
+  let down = false;
+  redis.on('error', (err: Error) => {
+    if (down) return;
+    down = true;
+    log?.warn({ err: { message: err.message } }, 'Redis connection lost; reconnecting');
+  });
+  redis.on('ready', () => {
+    if (down) log?.info('Redis connection restored');
+    down = false;
+  });
+  return redis;
 }
 
 /** BullMQ key prefix: many stacks (and test runs) share one Redis without seeing each other. */

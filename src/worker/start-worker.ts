@@ -11,7 +11,7 @@ export interface RunningWorkerProcess {
 
 /** `jobs` replaces the jobs/ folder (tests add processors of their own). */
 export async function startWorkerProcess(config: Config, log: Logger, jobsOverride?: JobRegistry): Promise<RunningWorkerProcess> {
-  const connection = connectRedis(config);
+  const connection = connectRedis(config, log);
   const jobs = jobsOverride ?? (await loadJobs());
   const docker = createDocker(config);
   const running = startWorker({ config, jobs, docker, connection, log });

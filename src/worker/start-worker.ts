@@ -4,6 +4,7 @@ import { connectRedis } from '../queue/names.ts';
 import { createDocker } from './docker-client.ts';
 import { loadJobs, type JobRegistry } from './job-registry.ts';
 import { startWorker } from './run-worker.ts';
+import { startDoctorSchedule } from '../doctor/schedule.ts';
 
 export interface RunningWorkerProcess {
   close(): Promise<void>;
@@ -15,6 +16,7 @@ export async function startWorkerProcess(config: Config, log: Logger, jobsOverri
   const jobs = jobsOverride ?? (await loadJobs());
   const docker = createDocker(config);
   const running = startWorker({ config, jobs, docker, connection, log });
+  await startDoctorSchedule(config, connection, log);
   log.info({ jobs: [...jobs.keys()], docker: config.stack.docker, concurrency: config.worker.concurrency }, 'worker started');
   return {
     async close() {

@@ -1,0 +1,48 @@
+import { defineJob } from '../src/worker/define-job.ts';
+import { doctorArgs, expandSelection, type DoctorResult } from '../src/contracts/doctor.ts';
+import { OpsError } from '../src/errors.ts';
+import { connectRedis } from '../src/queue/names.ts';
+import { fileAccessFor } from '../src/doctor/file-access.ts';
+import { applyFixes, describePlan } from '../src/doctor/fix.ts';
+import { assertMayFix } from '../src/doctor/may-fix.ts';
+import { runDoctor } from '../src/doctor/run-doctor.ts';
+import { lastRunKey, readLastRun, reportIfChanged } from '../src/doctor/scheduled.ts';
+import { isScheduledRun } from '../src/doctor/schedule.ts';
+
+export default defineJob({
+  name: 'doctor',
+  args: doctorArgs,
+  timeoutMs: 120_000,
+  async run(ctx, args): Promise<DoctorResult> {
+    if (args.fix === 'all') {
+      throw new OpsError('APPROVAL_REQUIRED', '`doctor --fix=all` would remove running containers and volumes. Those fixes need a second person’s approval and are not enabled in the worker yet. Nothing was changed; `doctor --fix` does the safe fixes and lists the rest with their commands.');
+    }
+    if (args.fix) await assertMayFix(ctx.actor, ctx.config);
+    const files = fileAccessFor(ctx.config);
+    const checks = args.checks?.length ? expandSelection(args.checks) : undefined;
+    const timeoutMs = ctx.config.doctor.timeoutSeconds * 1000;
+    try {
+      if (isScheduledRun(ctx)) {
+        const redis = connectRedis(ctx.config);
+        try {
+          const previous = await readLastRun(redis, lastRunKey(ctx.config));
+          const run = await runDoctor({ docker: ctx.docker, config: ctx.config, files, signal: ctx.signal, previousRestarts: previous?.restarts });
+          await reportIfChanged(ctx, redis, run, previous);
+          return run.result;
+        } finally {
+          await redis.quit().catch(() => redis.disconnect());
+        }
+      }
+      ctx.progress(`Examining ${ctx.config.stack.project}…`);
+      const first = await runDoctor({ docker: ctx.docker, config: ctx.config, files, checks, signal: ctx.signal });
+      if (!args.fix) return first.result;
+      ctx.progress(describePlan(first.fixes));
+      const outcomes = await applyFixes(ctx.docker, first.fixes, { timeoutMs, destructive: false, signal: ctx.signal });
+      // After a change, report the stack as it is now, not as it was.
+      const after = outcomes.some((o) => o.outcome === 'done') ? await runDoctor({ docker: ctx.docker, config: ctx.config, files, checks, signal: ctx.signal }) : first;
+      return { ...after.result, fixes: outcomes };
+    } finally {
+      await files.close();
+    }
+  },
+});

@@ -8,7 +8,7 @@ const PRIVILEGED = [
   { name: 'node-ssh', message: 'The bot holds no SSH keys: enqueue a job instead.' },
   { name: 'ssh2', message: 'The bot holds no SSH keys: enqueue a job instead.' },
 ];
-const PRIVILEGED_PATHS = ['**/worker/**', '**/jobs/**', '../jobs/*', '../../jobs/*'];
+const PRIVILEGED_PATHS = ['**/worker/**', '**/jobs/**', '../jobs/*', '../../jobs/*', '**/alerts/**'];
 
 export default tseslint.config(
   { ignores: ['node_modules/**', 'dist/**', 'coverage/**'] },
@@ -29,7 +29,7 @@ export default tseslint.config(
   },
   {
     // And the other way round: the worker never talks to Slack itself; it sends replies through the queue.
-    files: ['src/worker/**/*.ts', 'jobs/**/*.ts', 'src/main/worker.ts'],
+    files: ['src/worker/**/*.ts', 'src/alerts/**/*.ts', 'jobs/**/*.ts', 'src/main/worker.ts'],
     rules: {
       'no-restricted-imports': ['error', { patterns: [{ group: ['@slack/*', '**/bot/**'], message: 'The worker holds no Slack token: send a reply through the replies queue.' }] }],
     },

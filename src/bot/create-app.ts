@@ -15,6 +15,7 @@ import { mirroringDirectory } from '../approval/group-mirror.ts';
 import { ACTION_IDS } from '../approval/message.ts';
 import { ApprovalService } from '../approval/service.ts';
 import { ApprovalStore } from '../approval/store.ts';
+import { registerAlertActions } from './alert-actions.ts';
 
 /** Slack wants an answer within 3 s; anything slower is acked first and answered through response_url. */
 export const ACK_BUDGET_MS = 2000;
@@ -52,6 +53,7 @@ export function createSlackApp(deps: BotDeps): SlackApp {
   const groups = mirroringDirectory(slackGroupDirectory(app.client, log), redis, keyPrefix(config), (err) => log.warn({ err }, 'group mirror not written'));
   const store = new ApprovalStore(redis, keyPrefix(config));
   const approvals = new ApprovalService({ config, registry: deps.registry, jobs: deps.jobs, audit: deps.audit, log, store, client: app.client, groups });
+  registerAlertActions(app, { ...deps, groups, approvals });
 
   app.command(config.slack.command, async ({ command, ack, respond }) => {
     const pending: Promise<DispatchOutcome> = dispatch(

@@ -30,11 +30,21 @@ export class SlackSink implements ReplySink {
     const state = await this.redis.hgetall(key);
     if (state.done && reply.type === 'progress') return;
     const message = replyToSlack(reply, this.registry);
-    if (state.ts) {
-      await this.client.chat.update({ channel, ts: state.ts, text: message.text, blocks: message.blocks });
+    let ts = state.ts;
+    if (ts) {
+      await this.client.chat.update({ channel, ts, text: message.text, blocks: message.blocks });
     } else {
       const posted = await this.client.chat.postMessage({ channel, thread_ts: reply.origin.threadTs, text: message.text, blocks: message.blocks, unfurl_links: false });
+      ts = posted.ts;
       if (posted.ts) await this.redis.hset(key, 'ts', posted.ts);
+    }
+    if (message.file && !state.file) {
+      // Long output goes into the thread as a file; `file` in the state keeps a retry from uploading twice.
+      const { filename, content, title } = message.file;
+      const thread = reply.origin.threadTs ?? ts;
+      const where = thread ? { channel_id: channel, thread_ts: thread } : { channel_id: channel };
+      await this.client.files.uploadV2({ ...where, filename, title: title ?? filename, content });
+      await this.redis.hset(key, 'file', '1');
     }
     if (reply.type !== 'progress') await this.redis.hset(key, 'done', '1');
     await this.redis.expire(key, STATE_TTL_S);

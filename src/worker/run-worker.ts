@@ -114,6 +114,12 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
         await audit.record({ ...base, outcome: 'succeeded', durationMs });
         return { ok: true, durationMs, result };
       }
+      if (env.origin.kind === 'schedule') {
+        // Scheduled checks speak through notices when something changed; a success every 30 s
+        // would only push real commands out of the capped audit stream. Failures are still audited.
+        jobLog.debug({ durationMs }, 'scheduled job succeeded');
+        return { ok: true, durationMs };
+      }
       await send({ type: 'result', requestId: env.requestId, command: env.command, args: env.args, origin: env.origin, result, durationMs });
       await audit.record({ ...base, outcome: 'succeeded', durationMs });
       jobLog.info({ durationMs }, 'job succeeded');
@@ -124,7 +130,7 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
       const user = toUserError(err, env.requestId);
       jobLog.error({ err, durationMs }, 'job failed');
       await approval?.finish(false, user.message).catch((e: unknown) => jobLog.error({ err: e }, 'approval not marked failed'));
-      if (env.origin.kind !== 'plan') await send({ type: 'error', requestId: env.requestId, command: env.command, origin: env.origin, code: user.code, message: user.message, durationMs });
+      if (env.origin.kind !== 'plan' && env.origin.kind !== 'schedule') await send({ type: 'error', requestId: env.requestId, command: env.command, origin: env.origin, code: user.code, message: user.message, durationMs });
       await audit.record({ ...base, outcome: 'failed', durationMs, code: user.code });
       // Reported to the user already; retrying an ops command behind their back is not ours to decide.
       // A plan's failure is read by the bot from the job, so it carries the message too.

@@ -5,6 +5,7 @@ import { createDocker } from './docker-client.ts';
 import { loadJobs, type JobRegistry } from './job-registry.ts';
 import { startWorker } from './run-worker.ts';
 import { startDoctorSchedule } from '../doctor/schedule.ts';
+import { startAlertWatcher } from '../alerts/watcher.ts';
 
 export interface RunningWorkerProcess {
   close(): Promise<void>;
@@ -17,9 +18,11 @@ export async function startWorkerProcess(config: Config, log: Logger, jobsOverri
   const docker = createDocker(config);
   const running = startWorker({ config, jobs, docker, connection, log });
   await startDoctorSchedule(config, connection, log);
+  const alerts = await startAlertWatcher({ config, docker, connection, log });
   log.info({ jobs: [...jobs.keys()], docker: config.stack.docker, concurrency: config.worker.concurrency }, 'worker started');
   return {
     async close() {
+      await alerts.close();
       await running.close();
       await connection.quit();
     },

@@ -4,7 +4,8 @@
 //   try { ... } finally { await stack.down(); }
 //
 // The YAML is written with compose file format 2.4, which docker-compose
-// 1.29.2 (Debian) understands, including healthchecks and restart policies.
+// 1.29.2 (Debian) understands, including healthchecks and restart policies. Written as YAML 1.1
+// (what PyYAML reads), so strings such as `no` stay quoted instead of turning into booleans.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -228,7 +229,7 @@ export async function startComposeStack(opts: StartComposeStackOptions): Promise
   }
   const dir = await mkdtemp(join(tmpdir(), `cdb-compose-${project}-`));
   const file = join(dir, 'docker-compose.yml');
-  await writeFile(file, stringify({ version: '2.4', services, ...(opts.extra ?? {}) }));
+  await writeFile(file, stringify({ version: '2.4', services, ...(opts.extra ?? {}) }, { version: '1.1' }));
 
   const compose = async (args: readonly string[]): Promise<string> => {
     const { stdout, stderr } = await runCommand('docker-compose', ['-p', project, '-f', file, ...args], {

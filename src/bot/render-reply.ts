@@ -21,7 +21,7 @@ export function replyToSlack(reply: Exclude<Reply, { type: 'notice' }>, registry
   const args = command.args.safeParse(reply.args);
   const message = command.slack(reply.result, args.success ? args.data : {});
   const footer = context(`request \`${reply.requestId}\` · ${seconds(reply.durationMs)}`);
-  return { text: message.text, blocks: [...(message.blocks ?? [section(esc(message.text))]), footer], file: message.file };
+  return { text: message.text, blocks: [...(message.blocks ?? [section(esc(message.text))]), footer], file: message.file, thread: message.thread };
 }
 
 /** The same reply as terminal text. */

@@ -46,6 +46,15 @@ export class SlackSink implements ReplySink {
       await this.client.files.uploadV2({ ...where, filename, title: title ?? filename, content });
       await this.redis.hset(key, 'file', '1');
     }
+    const thread = reply.origin.threadTs ?? ts;
+    if (message.thread?.length && thread) {
+      // Details under a one-screen summary; `posted` counts what a retried delivery already sent.
+      for (const [i, part] of message.thread.entries()) {
+        if (i < Number(state.posted ?? 0)) continue;
+        await this.client.chat.postMessage({ channel, thread_ts: thread, text: part.text, blocks: part.blocks, unfurl_links: false });
+        await this.redis.hset(key, 'posted', String(i + 1));
+      }
+    }
     if (reply.type !== 'progress') await this.redis.hset(key, 'done', '1');
     await this.redis.expire(key, STATE_TTL_S);
   }

@@ -1,4 +1,5 @@
 import { SEVERITIES, type DoctorResult, type Finding, type Severity } from '../contracts/doctor.ts';
+import type { SlackMessage as ChatMessage } from '../registry/define-command.ts';
 import { type Block, capBlocks, context, esc, header, section, SECTION_MAX } from '../render/blocks.ts';
 import { textTable } from '../render/table.ts';
 
@@ -120,23 +121,19 @@ export function detailMessages(result: DoctorResult, perMessage = 40): SlackMess
   return out;
 }
 
-/** Up to this many problems, the interactive reply shows each with its fix; beyond, the summary only. */
-const DETAIL_LIMIT = 12;
-
 /**
- * The interactive reply: the summary, each problem with its fix when they fit on a screen, and the
- * --fix outcomes. (Scheduled runs put the details in the alert's thread instead.)
+ * The interactive reply: a one-screen summary (counts by severity, worst first, one line per failing
+ * check) with every problem and its fix as replies in the thread.
  */
-export function doctorSlack(result: DoctorResult): SlackMessage {
-  const bad = problems(result);
+export function doctorSlack(result: DoctorResult): ChatMessage {
   const fixes = result.fixes ? [section(`*--fix*\n${fixLines(result).join('\n') || 'Nothing to fix automatically.'}`)] : [];
-  const details = bad.length <= DETAIL_LIMIT
-    ? pack(bad.map((f) => findingLine(result, f)))
-    : [context(`${bad.length} problems: \`/cdb doctor &lt;check-id&gt;\` shows each with its fix; \`cdb doctor --json\` lists all.`)];
-  const blocks = [...summaryBlocks(result), ...fixes, ...(bad.length ? details : [])];
+  const thread = problems(result).length || result.fixes ? detailMessages(result) : [];
+  const blocks = [...summaryBlocks(result), ...fixes];
+  if (thread.length) blocks.push(context('Each problem with its fix and runbook is in the thread.'));
   return {
     text: `Doctor ${result.project}: ${summaryText(result)}`,
     blocks: capBlocks(blocks, (n) => `…and ${n} more blocks. \`cdb doctor --json\` lists every finding; \`/cdb doctor &lt;check-id&gt;\` narrows down.`),
+    thread,
   };
 }
 

@@ -12,6 +12,8 @@ export interface SlackMessage {
   readonly blocks?: Block[];
   /** Output too long for a message (e.g. log lines): uploaded as a text file in the message's thread. */
   readonly file?: { readonly filename: string; readonly content: string; readonly title?: string };
+  /** Details posted as replies in the message's thread, so the message itself stays one screen. */
+  readonly thread?: readonly SlackMessage[];
 }
 
 export interface AnswerContext {

@@ -2,6 +2,7 @@ import type Docker from 'dockerode';
 import { dockerCall } from '../worker/docker-errors.ts';
 import { mapLimit } from '../worker/map-limit.ts';
 import type { DockerObservation } from './symptoms.ts';
+import { CRASH_LOOP_WINDOW_MS } from '../contracts/status.ts';
 
 const SERVICE_LABEL = 'com.docker.compose.service';
 
@@ -25,15 +26,19 @@ export async function observeContainers(docker: Docker, project: string, only?: 
     const health = d?.State?.Health?.Status;
     const probes = d?.State?.Health?.Log ?? [];
     const lastProbe = probes[probes.length - 1];
+    const startedAt = Date.parse(d?.State?.StartedAt ?? '');
+    const restartCount = d?.RestartCount ?? 0;
+    const state = d?.State?.Status ?? info.State;
     out.set(name, {
       id: info.Id,
       name,
       service: info.Labels?.[SERVICE_LABEL] ?? name,
-      state: d?.State?.Status ?? info.State,
+      state,
       health: health === 'healthy' || health === 'unhealthy' || health === 'starting' ? health : undefined,
       exitCode: d?.State?.ExitCode,
       oomKilled: d?.State?.OOMKilled || undefined,
-      restartCount: d?.RestartCount ?? 0,
+      restartCount,
+      crashLoop: state === 'running' && restartCount > 0 && Date.now() - startedAt < CRASH_LOOP_WINDOW_MS,
       healthOutput: health === 'unhealthy' && lastProbe && lastProbe.ExitCode !== 0 ? String(lastProbe.Output ?? '').slice(0, 1000) : undefined,
     });
   });

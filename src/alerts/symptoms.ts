@@ -19,6 +19,8 @@ export interface DockerObservation {
   readonly exitCode?: number;
   readonly oomKilled?: boolean;
   readonly restartCount: number;
+  /** Restarted by its policy moments ago: crash-looping even while caught "running" between crashes. */
+  readonly crashLoop?: boolean;
   /** Output of the last failed health probe, if any (redacted before it leaves the worker). */
   readonly healthOutput?: string;
 }
@@ -61,7 +63,7 @@ export function dockerSymptoms(d: DockerObservation, base: Baseline): Symptom[] 
   const sameContainer = base.containerId === d.id && base.restartCount !== undefined;
   const rise = sameContainer ? Math.max(0, d.restartCount - (base.restartCount ?? 0)) : 0;
   const exit = d.exitCode !== undefined && d.exitCode !== 0 ? `exit ${d.exitCode}${d.oomKilled ? ', OOM killed' : ''}` : d.oomKilled ? 'OOM killed' : '';
-  if (d.state === 'restarting' || rise > 0) {
+  if (d.state === 'restarting' || rise > 0 || d.crashLoop) {
     out.push({ kind: 'restarting', detail: [exit, `${d.restartCount} restart${d.restartCount === 1 ? '' : 's'}`].filter(Boolean).join(', ') });
   } else if ((d.state === 'exited' || d.state === 'dead') && (d.exitCode ?? 0) !== 0) {
     out.push({ kind: 'exited', detail: `${d.state}, ${exit}` });

@@ -8,12 +8,11 @@
 // services run v1 and are healthy. cdb's time includes tagging the pre-rollback state, writing
 // the overlay and pruning; compose's is reported twice: when `up -d` returns, and when healthy.
 import Docker from 'dockerode';
-import { Redis } from 'ioredis';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { cpus, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { ensureAppImages } from '../test/support/app-images.ts';
+import { ensureAppImages, removeRollbackArtifacts } from '../test/support/app-images.ts';
 import { runCommand } from '../test/support/images.ts';
 import { randomSuffix, startComposeStack, waitFor, type ComposeServices, type ComposeStack } from '../test/support/compose-stack.ts';
 import { buildConfig } from '../src/config/load.ts';
@@ -110,15 +109,7 @@ async function main(): Promise<void> {
       const last = String((err as { stderr?: string }).stderr ?? err).trim().split('\n').at(-1) ?? '';
       process.stderr.write(`cleanup: docker-compose down failed: ${last.slice(0, 300)}\n`);
     });
-    const { stdout } = await runCommand('docker', ['images', '--format', '{{.Repository}}:{{.Tag}}', '--filter', `reference=cdb-rollback/${project}/*`]);
-    const own = await runCommand('docker', ['images', '--format', '{{.Repository}}:{{.Tag}}', '--filter', `reference=${project}/*`]);
-    const refs = `${stdout}\n${own.stdout}`.split('\n').filter(Boolean);
-    if (refs.length) await runCommand('docker', ['rmi', ...refs]).catch(() => undefined);
-    await rm(manifestDir, { recursive: true, force: true });
-    const redis = new Redis(REDIS_URL);
-    const keys = await redis.keys(`${prefix}:*`);
-    if (keys.length) await redis.del(...keys);
-    await redis.quit();
+    await removeRollbackArtifacts({ project, prefix, manifestDir, redisUrl: REDIS_URL });
   }
 
   const [engine, compose] = await Promise.all([

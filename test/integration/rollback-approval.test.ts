@@ -4,7 +4,7 @@
 // rollback runs with the plan's fingerprint pinned.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AddressInfo } from 'node:net';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
@@ -24,7 +24,7 @@ import tagJob from '../../jobs/tag.ts';
 import rollbackJob from '../../jobs/rollback.ts';
 import planJob from '../../jobs/rollback-plan.ts';
 import type { TagResult } from '../../src/contracts/rollback.ts';
-import { ensureAppImages, type AppImages } from '../support/app-images.ts';
+import { ensureAppImages, type AppImages, removeRollbackArtifacts } from '../support/app-images.ts';
 import { runCommand } from '../support/images.ts';
 import { randomSuffix, startComposeStack, waitFor, type ComposeStack } from '../support/compose-stack.ts';
 import { startSlackStandin, type SlackStandin } from '../support/slack-standin.ts';
@@ -97,15 +97,7 @@ describe('rollback through two-person approval', () => {
     await bot?.close();
     await slack?.close();
     await stack?.down().catch(() => undefined);
-    const listed = await runCommand('docker', ['images', '--format', '{{.Repository}}:{{.Tag}}', '--filter', `reference=cdb-rollback/${project}/*`]);
-    const own = await runCommand('docker', ['images', '--format', '{{.Repository}}:{{.Tag}}', '--filter', `reference=${project}/*`]);
-    const refs = `${listed.stdout}\n${own.stdout}`.split('\n').filter(Boolean);
-    if (refs.length) await runCommand('docker', ['rmi', ...refs]).catch(() => undefined);
-    await rm(manifestDir, { recursive: true, force: true });
-    const redis = new Redis(REDIS_URL);
-    const keys = await redis.keys(`${prefix}:*`);
-    if (keys.length) await redis.del(...keys);
-    await redis.quit();
+    await removeRollbackArtifacts({ project, prefix, manifestDir, redisUrl: REDIS_URL });
   }, T);
 
   it('shows the plan in the request, and rolls back once approved', async () => {

@@ -2,10 +2,10 @@
 // `<project>/<name>:current` (retagged to "deploy"), the job context the rollback jobs run with,
 // and cleanup of everything a rollback test creates (containers, volumes, tags, manifests, keys).
 import Docker from 'dockerode';
-import { Redis } from 'ioredis';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { removeRollbackArtifacts } from '../support/app-images.ts';
 import { runCommand } from '../support/images.ts';
 import { randomSuffix, startComposeStack, waitFor, type ComposeServices, type ComposeStack } from '../support/compose-stack.ts';
 import { buildConfig } from '../../src/config/load.ts';
@@ -61,15 +61,7 @@ export async function startFixture(refs: Record<string, string>, services: (proj
       }
       await stack.down().catch(() => undefined);
       for (const v of anonymous) await docker.getVolume(v).remove().catch(() => undefined);
-      const { stdout } = await runCommand('docker', ['images', '--format', '{{.Repository}}:{{.Tag}}', '--filter', `reference=cdb-rollback/${project}/*`]);
-      const own = await runCommand('docker', ['images', '--format', '{{.Repository}}:{{.Tag}}', '--filter', `reference=${project}/*`]);
-      const tags = `${stdout}\n${own.stdout}`.split('\n').filter(Boolean);
-      if (tags.length) await runCommand('docker', ['rmi', ...tags]).catch(() => undefined);
-      await rm(manifestDir, { recursive: true, force: true });
-      const redis = new Redis(REDIS_URL);
-      const keys = await redis.keys(`${prefix}:*`);
-      if (keys.length) await redis.del(...keys);
-      await redis.quit();
+      await removeRollbackArtifacts({ project, prefix, manifestDir, redisUrl: REDIS_URL });
     },
   };
   return fixture;

@@ -7,10 +7,11 @@
 // can tell what a container inherited from its image. The broken variant's healthcheck always
 // fails. SIGTERM stops the app at once (a trap in its shell), so a stop never waits 10 s.
 // Bump APP_RECIPE_VERSION whenever the recipe changes: the tags carry it.
+import { Redis } from 'ioredis';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureTestImages, imageExists, runCommand } from './images.ts';
+import { ensureTestImages, imageExists, once, runCommand } from './images.ts';
 
 export const APP_RECIPE_VERSION = '1';
 
@@ -54,26 +55,32 @@ async function build(base: string, variant: AppVariant, tag: string): Promise<vo
   }
 }
 
-let pending: Promise<AppImages> | null = null;
-
 /** Builds the missing variants (cached by tag) and returns their tags. */
-export async function ensureAppImages(): Promise<AppImages> {
-  if (pending) return pending;
-  const work = (async (): Promise<AppImages> => {
-    const { busybox } = await ensureTestImages();
-    const variants: AppVariant[] = ['v1', 'v2', 'broken'];
-    for (const v of variants) {
-      const tag = appImageTag(v);
-      if (!(await imageExists(tag))) await build(busybox, v, tag);
-      if (!(await imageExists(tag))) throw new Error(`docker build reported success but ${tag} is not present`);
-    }
-    return { v1: appImageTag('v1'), v2: appImageTag('v2'), broken: appImageTag('broken') };
-  })();
-  pending = work;
+export const ensureAppImages: () => Promise<AppImages> = once(async () => {
+  const { busybox } = await ensureTestImages();
+  const variants: AppVariant[] = ['v1', 'v2', 'broken'];
+  for (const v of variants) {
+    const tag = appImageTag(v);
+    if (!(await imageExists(tag))) await build(busybox, v, tag);
+    if (!(await imageExists(tag))) throw new Error(`docker build reported success but ${tag} is not present`);
+  }
+  return { v1: appImageTag('v1'), v2: appImageTag('v2'), broken: appImageTag('broken') };
+});
+
+/** Removes what a rollback test or bench leaves: its rollback tags and images, manifests and Redis keys. */
+export async function removeRollbackArtifacts(opts: { project: string; prefix: string; manifestDir: string; redisUrl: string }): Promise<void> {
+  const refs: string[] = [];
+  for (const reference of [`cdb-rollback/${opts.project}/*`, `${opts.project}/*`]) {
+    const { stdout } = await runCommand('docker', ['images', '--format', '{{.Repository}}:{{.Tag}}', '--filter', `reference=${reference}`]);
+    refs.push(...stdout.split('\n').filter(Boolean));
+  }
+  if (refs.length) await runCommand('docker', ['rmi', ...refs]).catch(() => undefined);
+  await rm(opts.manifestDir, { recursive: true, force: true });
+  const redis = new Redis(opts.redisUrl);
   try {
-    return await work;
-  } catch (err) {
-    pending = null;
-    throw err;
+    const keys = await redis.keys(`${opts.prefix}:*`);
+    if (keys.length) await redis.del(...keys);
+  } finally {
+    await redis.quit();
   }
 }

@@ -194,24 +194,27 @@ export async function ensureBusyboxImage(): Promise<EnsureImageResult> {
   return { tag: BUSYBOX_IMAGE, built: true };
 }
 
-let pending: Promise<TestImages> | null = null;
+/**
+ * Runs `build` once per process: concurrent callers share the same promise, and a failure is
+ * forgotten so the next caller tries again.
+ */
+export function once<T>(build: () => Promise<T>): () => Promise<T> {
+  let pending: Promise<T> | null = null;
+  return () => {
+    pending ??= build().catch((err: unknown) => {
+      pending = null;
+      throw err;
+    });
+    return pending;
+  };
+}
 
 /**
  * Ensures all local test images exist (building the missing ones) and returns
  * their tags. Concurrent callers in one process share the same work.
  */
-export async function ensureTestImages(): Promise<TestImages> {
-  if (pending) return pending;
-  const work = (async (): Promise<TestImages> => {
-    await assertDockerAvailable();
-    const busybox = await ensureBusyboxImage();
-    return { busybox: busybox.tag };
-  })();
-  pending = work;
-  try {
-    return await work;
-  } catch (err) {
-    pending = null;
-    throw err;
-  }
-}
+export const ensureTestImages: () => Promise<TestImages> = once(async () => {
+  await assertDockerAvailable();
+  const busybox = await ensureBusyboxImage();
+  return { busybox: busybox.tag };
+});

@@ -14,10 +14,12 @@ export default defineJob({
   args: doctorArgs,
   timeoutMs: 120_000,
   async run(ctx, args): Promise<DoctorResult> {
-    if (args.fix === 'all') {
-      throw new OpsError('APPROVAL_REQUIRED', '`doctor --fix=all` would remove running containers and volumes. Those fixes need a second person’s approval and are not enabled in the worker yet. Nothing was changed; `doctor --fix` does the safe fixes and lists the rest with their commands.');
+    // The arguments alone never unlock destructive fixes: only a run the approval gate admitted does.
+    const destructive = args.fix === 'all';
+    if (destructive && !ctx.approval) {
+      throw new OpsError('APPROVAL_REQUIRED', '`doctor --fix=all` removes running containers and volumes, so it runs only after a second person approves it in Slack. Nothing was changed; `doctor --fix` does the safe fixes and lists the rest with their commands.');
     }
-    if (args.fix) await assertMayFix(ctx.actor, ctx.config);
+    if (args.fix) await assertMayFix(ctx.actor, ctx.config, ctx.groups);
     const files = fileAccessFor(ctx.config);
     const checks = args.checks?.length ? expandSelection(args.checks) : undefined;
     const timeoutMs = ctx.config.doctor.timeoutSeconds * 1000;
@@ -37,7 +39,7 @@ export default defineJob({
       const first = await runDoctor({ docker: ctx.docker, config: ctx.config, files, checks, signal: ctx.signal });
       if (!args.fix) return first.result;
       ctx.progress(describePlan(first.fixes));
-      const outcomes = await applyFixes(ctx.docker, first.fixes, { timeoutMs, destructive: false, signal: ctx.signal });
+      const outcomes = await applyFixes(ctx.docker, first.fixes, { timeoutMs, destructive, signal: ctx.signal });
       // After a change, report the stack as it is now, not as it was.
       const after = outcomes.some((o) => o.outcome === 'done') ? await runDoctor({ docker: ctx.docker, config: ctx.config, files, checks, signal: ctx.signal }) : first;
       return { ...after.result, fixes: outcomes };

@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
 import type { Actor, Notice } from '../contracts/envelope.ts';
+import type { GroupDirectory } from '../auth/authorize.ts';
 
 export interface JobContext {
   readonly requestId: string;
@@ -10,6 +11,13 @@ export interface JobContext {
   readonly config: Config;
   readonly docker: Docker;
   readonly log: Logger;
+  /**
+   * Set only when the approval gate admitted this run: the request a second person approved.
+   * Jobs with destructive variants check it instead of trusting their arguments.
+   */
+  readonly approval?: { readonly id: string; readonly approvers: readonly string[] };
+  /** User-group membership as the bot mirrors it into Redis, for role checks on the worker. */
+  readonly groups?: GroupDirectory;
   /** Aborted when the job exceeds its time limit; pass it to long waits. */
   readonly signal: AbortSignal;
   /** Tells the requester what is happening; throttled, safe to call often. */

@@ -258,4 +258,25 @@ describe('doctor on a real stack: a bad container fails each check, a hardened o
     expect(await runCli({ argv: ['doctor', '--json'], loadConfig: () => down, user: 'tester', log, stdout: out.stream, stderr: capture().stream })).toBe(1);
     expect((JSON.parse(out.text()) as DoctorResult).findings[0]?.detail).toContain('DOCKER_UNAVAILABLE');
   });
+
+  it('--fix=all runs the destructive fixes only in a run the approval gate admitted', async () => {
+    const p = stack.project;
+    const { busybox } = await ensureTestImages();
+    const late = await docker.createContainer({
+      Image: busybox, name: `${p}_straylate_1`, Cmd: ['sleep', '3600'],
+      Labels: { 'com.docker.compose.project': p, 'com.docker.compose.service': 'straylate', 'com.docker.compose.oneoff': 'False' },
+    });
+    await late.start();
+    // Arguments alone unlock nothing: the same request without an admitted approval is refused.
+    await expect(job.run(ctxFor(config, docker), { fix: 'all' })).rejects.toMatchObject({ code: 'APPROVAL_REQUIRED' } satisfies Partial<OpsError>);
+    expect((await late.inspect()).State.Running).toBe(true);
+    const approved: JobContext = { ...ctxFor(config, docker), approval: { id: 'apr-itest', approvers: ['U0APPROVER'] } };
+    const fixed = await job.run(approved, { fix: 'all' });
+    expect(fixed.fixes).toEqual(expect.arrayContaining([
+      expect.objectContaining({ target: `${p}_straylate_1`, outcome: 'done' }),
+      expect.objectContaining({ target: orphanVolume, outcome: 'done' }),
+    ]));
+    await expect(late.inspect()).rejects.toThrow();
+    await expect(docker.getVolume(orphanVolume).inspect()).rejects.toThrow();
+  });
 });

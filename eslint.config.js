@@ -22,7 +22,7 @@ export default tseslint.config(
   },
   {
     // The privilege split, enforced: the bot and the command modules it loads never import Docker/SSH code.
-    files: ['src/bot/**/*.ts', 'src/console/**/*.ts', 'src/auth/**/*.ts', 'src/registry/**/*.ts', 'src/render/**/*.ts', 'src/contracts/**/*.ts', 'commands/**/*.ts', 'src/main/bot.ts'],
+    files: ['src/bot/**/*.ts', 'src/console/**/*.ts', 'src/approval/**/*.ts', 'src/auth/**/*.ts', 'src/registry/**/*.ts', 'src/render/**/*.ts', 'src/contracts/**/*.ts', 'commands/**/*.ts', 'src/main/bot.ts'],
     rules: {
       'no-restricted-imports': ['error', { paths: PRIVILEGED, patterns: [{ group: PRIVILEGED_PATHS, message: 'Worker code stays out of the bot process.' }] }],
     },
@@ -32,6 +32,16 @@ export default tseslint.config(
     files: ['src/worker/**/*.ts', 'src/alerts/**/*.ts', 'jobs/**/*.ts', 'src/main/worker.ts'],
     rules: {
       'no-restricted-imports': ['error', { patterns: [{ group: ['@slack/*', '**/bot/**'], message: 'The worker holds no Slack token: send a reply through the replies queue.' }] }],
+    },
+  },
+  {
+    // The approval gate and what it loads run in both processes: neither Slack nor Docker/SSH code.
+    files: ['src/approval/{gate,store,policy,digest,group-mirror,state-machine,types}.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: PRIVILEGED,
+        patterns: [{ group: [...PRIVILEGED_PATHS, '@slack/*', '**/bot/**'], message: 'Shared approval code depends on neither process.' }],
+      }],
     },
   },
 );

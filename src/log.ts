@@ -10,9 +10,11 @@ export const REDACT_PATHS = [
   'secret', '*.secret', 'authorization', '*.authorization', 'headers.authorization',
   'req.headers.authorization', 'privateKey', '*.privateKey', 'passphrase', '*.passphrase',
   'env', '*.env', 'Env', '*.Env', '*.Config.Env',
+  // The loaded config keeps its secrets under `secrets` (slackBotToken, redisPassword, …): no field name above matches them.
+  'secrets', '*.secrets', '*.*.secrets',
 ];
 
-const SECRET_VALUE = /\b(xox[abposr]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+)\b/g;
+const SECRET_VALUE = /\b(xox[abeposr]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+)\b/g;
 
 /** Masks Slack tokens inside free text (error messages from libraries quote them sometimes). */
 export function redactText(text: string): string {

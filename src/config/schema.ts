@@ -137,7 +137,12 @@ export const configSchema = z
       .default({ viewer: { users: [], groups: [] }, operator: { users: [], groups: [] }, approver: { users: [], groups: [] } }),
     redis: z
       .object({
-        url: z.string().regex(/^rediss?:\/\/[^\s]+$/, 'a redis:// URL without password (use REDIS_PASSWORD_FILE)').default('redis://127.0.0.1:6379'),
+        url: z
+          .string()
+          .regex(/^rediss?:\/\/[^\s]+$/, 'a redis:// URL without password (use REDIS_PASSWORD_FILE)')
+          // A password in the URL would sit in the environment and the config in clear: the password contract forbids it.
+          .refine((u) => !/^rediss?:\/\/[^/@]*:[^/@]*@/.test(u), 'a redis:// URL without password: put the password in a file named by REDIS_PASSWORD_FILE')
+          .default('redis://127.0.0.1:6379'),
         prefix: z.string().regex(/^[a-zA-Z0-9:_-]+$/).default('cdb'),
       })
       .strict()

@@ -39,6 +39,19 @@ describe('configuration', () => {
     expect(config.stack.docker).toBe('ssh://ops@stack1:2222');
   });
 
+  it('refuses a password inside redis.url: it belongs in REDIS_PASSWORD_FILE (the password contract)', () => {
+    for (const url of ['redis://:hunter2@10.0.0.1:6379', 'redis://default:hunter2@cache:6379/0', 'rediss://u:hunter2@cache']) {
+      expect(() => buildConfig({ stack: { project: 'cdb' } }, { REDIS_URL: url })).toThrowError(/REDIS_PASSWORD_FILE/);
+      expect(() => buildConfig({ stack: { project: 'cdb' }, redis: { url } }, {})).toThrowError(/REDIS_PASSWORD_FILE/);
+      try {
+        buildConfig({ stack: { project: 'cdb' } }, { REDIS_URL: url });
+      } catch (err) {
+        expect(String((err as Error).message)).not.toContain('hunter2');
+      }
+    }
+    expect(buildConfig({ stack: { project: 'cdb' } }, { REDIS_URL: 'redis://cache:6379/0' }).redis.url).toBe('redis://cache:6379/0');
+  });
+
   it('refuses a Docker endpoint that is not a socket, tcp or ssh URL', () => {
     expect(() => buildConfig({ stack: { project: 'cdb', docker: 'ssh://root@host;reboot' } }, {})).toThrowError(/stack\.docker/);
   });

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { createLogger, redactText } from '../../src/log.ts';
 import { redactArgs } from '../../src/audit/audit.ts';
 import { toUserError, OpsError } from '../../src/errors.ts';
+import { buildConfig } from '../../src/config/load.ts';
 
 function capture() {
   const lines: string[] = [];
@@ -19,8 +20,23 @@ describe('secrets stay out of logs and chat', () => {
     expect(out).toContain('[REDACTED]');
   });
 
+  it('pino redacts the config\'s own secrets (config.secrets), wherever the config is logged', () => {
+    const { lines, log } = capture();
+    const env = { SLACK_BOT_TOKEN: 'xoxb-9-botsecret', SLACK_APP_TOKEN: 'xapp-9-appsecret', SLACK_SIGNING_SECRET: 'f00dsigningsecret', REDIS_PASSWORD: 'r3dispassw0rd' };
+    const config = buildConfig({ stack: { project: 'cdb' } }, env);
+    log.info(config, 'as the root object');
+    log.info({ config }, 'one level down');
+    log.info({ deps: { config } }, 'two levels down');
+    const out = lines.join('');
+    for (const secret of ['botsecret', 'appsecret', 'f00dsigningsecret', 'r3dispassw0rd']) expect(out).not.toContain(secret);
+    expect(out).toContain('[REDACTED]');
+  });
+
   it('masks Slack tokens inside free text', () => {
     expect(redactText('invalid token xoxb-1234-abcd given')).toBe('invalid token xoxb-[REDACTED] given');
+    // Token rotation: refresh tokens are xoxe-…, rotating access tokens xoxe.xoxb-…
+    expect(redactText('refresh xoxe-1-My0xNzAyOTk2-abcd given')).not.toContain('My0xNzAyOTk2');
+    expect(redactText('access xoxe.xoxb-1-My0xNzAyOTk2-abcd given')).not.toContain('My0xNzAyOTk2');
   });
 
   it('redacts secret-looking audit arguments', () => {

@@ -10,7 +10,8 @@ const FLAG = /^--([a-z][a-z0-9-]*)(?:=(.*))?$/s;
 
 /**
  * Splits `status web --since=15m "two words"` the way a user expects from a shell,
- * without ever handing the text to one: quotes group, `--flag value` and `--flag=value` both work.
+ * without ever handing the text to one: quotes group; options are `--flag` or `--flag=value`
+ * (a word after a bare `--flag` stays a word, so a positional is never swallowed by an option).
  */
 export function tokenize(input: string): Tokens {
   if (input.length > MAX_INPUT) throw new OpsError('BAD_ARGUMENTS', `That command is too long (${input.length} characters, at most ${MAX_INPUT}).`);

@@ -45,7 +45,7 @@ function commandFor(click: Click, deps: DispatchDeps): { text?: string; explain?
       return deps.registry.get('doctor') ? { text: 'doctor' } : { explain: 'The stack doctor is not available in this bot yet.' };
     case ALERT_ACTION.rollback:
       return deps.registry.get('rollback')
-        ? { explain: `To roll \`${service}\` back, pick a tag with \`/cdb tags\`, then run \`/cdb rollback <tag|latest> ${service}\` here. A rollback needs a second person’s approval; the request and its result are posted in the channel.` }
+        ? { explain: `To roll \`${service}\` back, pick a tag with \`/cdb tags\`, then run \`/cdb rollback &lt;tag|latest&gt; ${service}\` here. A rollback needs a second person’s approval; the request and its result are posted in the channel.` }
         : { explain: `Rollback is not available in this bot yet. Meanwhile: \`/cdb status ${service}\` shows the image in use.` };
     default:
       return { explain: 'This button is not known to this bot (is it older than the worker?).' };

@@ -147,7 +147,7 @@ describe('health alerts end to end: Docker + Loki → incidents → one Slack th
     push('sick', ['sick says hello from loki']);
 
     await click(h, root, ALERT_ACTION.rollback, OPERATOR);
-    await h.slack.waitForCall((c) => c.method === 'chat.postEphemeral' && c.args.user === OPERATOR && String(c.args.text).includes('/cdb rollback <tag|latest> sick'), LONG);
+    await h.slack.waitForCall((c) => c.method === 'chat.postEphemeral' && c.args.user === OPERATOR && String(c.args.text).includes('/cdb rollback &lt;tag|latest&gt; sick'), LONG);
 
     await click(h, root, ALERT_ACTION.doctor, VIEWER);
     const doctor = await waitFor(async () => (await kit.jobs.getJobs(['waiting', 'active', 'completed', 'failed', 'delayed'])).find((j) => j?.name === 'alerts-test-doctor'), { what: 'the doctor job', timeoutMs: LONG });

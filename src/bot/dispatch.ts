@@ -8,6 +8,7 @@ import type { AuditLog } from '../audit/audit.ts';
 import { authorize, checkChannel, type GroupDirectory } from '../auth/authorize.ts';
 import { resolveCommand, type Registry } from '../registry/registry.ts';
 import type { SlackMessage } from '../registry/define-command.ts';
+import { plainText } from '../render/blocks.ts';
 import { needsApproval } from '../approval/policy.ts';
 import type { ApprovalGateway } from '../approval/service.ts';
 import { slackDate } from '../approval/message.ts';
@@ -75,7 +76,7 @@ export async function dispatch(req: CommandRequest, deps: DispatchDeps): Promise
       const record = await deps.approvals.request(command, parsed, req.actor, req.origin);
       log.info({ cmd: command.name, approvalId: record.id }, 'approval requested');
       const text = `\`/cdb ${command.name}\` needs a second person’s approval. I posted the request in this channel (request \`${record.id}\`); it expires ${slackDate(record.expiresAt)}. You can cancel it there.`;
-      return { requestId: record.id, ephemeral: { text: `:lock: ${text}` }, plain: text.replace(/`/g, ''), enqueued: false, ok: true };
+      return { requestId: record.id, ephemeral: { text: `:lock: ${text}` }, plain: plainText(text), enqueued: false, ok: true };
     }
     const envelope: JobEnvelope = { requestId, command: command.name, args, actor: req.actor, origin: req.origin, requestedAt: started };
     // The job id is the request id: a retried enqueue of the same request cannot run twice.
@@ -83,11 +84,11 @@ export async function dispatch(req: CommandRequest, deps: DispatchDeps): Promise
     await deps.audit.record({ requestId, command: command.name, args, actor: req.actor, via, outcome: 'accepted' });
     log.info({ cmd: command.name }, 'job enqueued');
     const text = `\`/cdb ${command.name}\` is on its way (request \`${requestId}\`). The result will be posted here.`;
-    return { requestId, ephemeral: { text: `:hourglass_flowing_sand: ${text}` }, plain: text.replace(/`/g, ''), enqueued: true, ok: true };
+    return { requestId, ephemeral: { text: `:hourglass_flowing_sand: ${text}` }, plain: plainText(text), enqueued: true, ok: true };
   } catch (err) {
     const user = toUserError(err, requestId);
     if (user.code === 'INTERNAL') log.error({ err }, 'dispatch failed');
     await deps.audit.record({ requestId, command: commandName, args, actor: req.actor, via, outcome: 'rejected', code: user.code, durationMs: Date.now() - started });
-    return { requestId, ephemeral: { text: `:warning: ${user.message}` }, plain: `✗ ${user.message.replace(/`/g, '')}`, enqueued: false, ok: false };
+    return { requestId, ephemeral: { text: `:warning: ${user.message}` }, plain: `✗ ${plainText(user.message)}`, enqueued: false, ok: false };
   }
 }

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
 import type { Actor } from '../contracts/envelope.ts';
 import { toUserError } from '../errors.ts';
+import { plainText } from '../render/blocks.ts';
 import { AuditLog } from '../audit/audit.ts';
 import { connectRedis, keyPrefix } from '../queue/names.ts';
 import { loadRegistry, resolveCommand, type Registry } from '../registry/registry.ts';
@@ -92,7 +93,7 @@ export async function runCli(opts: CliOptions): Promise<number> {
   } catch (err) {
     const user = toUserError(err, requestId);
     if (user.code === 'INTERNAL') opts.log.error({ err, requestId }, 'cli command failed');
-    opts.stderr.write(`cdb: ${user.message.replace(/`/g, '')}\n`);
+    opts.stderr.write(`cdb: ${plainText(user.message)}\n`);
     await audit?.record({ requestId, command: name, args, actor, via: 'cli', outcome: 'failed', code: user.code, durationMs: Date.now() - started });
     return 2;
   } finally {

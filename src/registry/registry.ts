@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { OpsError } from '../errors.ts';
 import { tokenize } from './tokenize.ts';
+import { esc } from '../render/blocks.ts';
 import { loadDefaultExports } from './load-modules.ts';
 import type { AnyCommand } from './define-command.ts';
 
@@ -38,7 +39,7 @@ function formatIssues(error: z.ZodError, cmd: AnyCommand): string {
     const where = i.path.length ? `${i.path.join('.')}: ` : '';
     return `${where}${i.message}`;
   });
-  return `${lines.join('; ')}. Usage: \`/cdb ${cmd.usage}\``;
+  return `${esc(lines.join('; '))}. Usage: \`/cdb ${esc(cmd.usage)}\``;
 }
 
 /** Turns `status web --since 15m` into a command and validated arguments, or a friendly OpsError. */
@@ -48,7 +49,7 @@ export function resolveCommand(registry: Registry, text: string): ResolvedComman
   const command = registry.get(name.toLowerCase());
   if (!command) {
     const hint = closest(name.toLowerCase(), registry);
-    throw new OpsError('UNKNOWN_COMMAND', `I don’t know \`${name.slice(0, 40)}\`.${hint ? ` Did you mean \`${hint}\`?` : ''} Type \`/cdb help\` for the list.`);
+    throw new OpsError('UNKNOWN_COMMAND', `I don’t know \`${esc(name.slice(0, 40))}\`.${hint ? ` Did you mean \`${hint}\`?` : ''} Type \`/cdb help\` for the list.`);
   }
   const input: Record<string, unknown> = {};
   const positionals = command.positionals ?? [];
@@ -60,7 +61,7 @@ export function resolveCommand(registry: Registry, text: string): ResolvedComman
     } else if (slot && i < positionals.length) {
       input[slot] = word;
     } else {
-      throw new OpsError('BAD_ARGUMENTS', `Too many arguments (\`${word.slice(0, 40)}\`). Usage: \`/cdb ${command.usage}\``);
+      throw new OpsError('BAD_ARGUMENTS', `Too many arguments (\`${esc(word.slice(0, 40))}\`). Usage: \`/cdb ${esc(command.usage)}\``);
     }
   }
   const presentation: Record<string, string | true> = {};

@@ -11,6 +11,11 @@ export function esc(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
+/** The same text for a terminal: no code marks, entities decoded. */
+export function plainText(mrkdwn: string): string {
+  return mrkdwn.replace(/`/g, '').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+}
+
 export function clip(text: string, max = SECTION_MAX): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }

@@ -58,6 +58,17 @@ describe('command registry', () => {
     expect(code(() => resolveCommand(registry, 'status web'))).toBeUndefined();
   });
 
+  it('escapes what the user typed and usage placeholders, so mrkdwn shows them instead of acting on them', async () => {
+    const registry = buildRegistry([logs]);
+    expect(() => resolveCommand(registry, '<!channel>')).toThrowError(/don’t know `&lt;!channel&gt;`/);
+    expect(() => resolveCommand(registry, 'logs BAD')).toThrowError(/Usage: `\/cdb logs &lt;service&gt; \[\.\.\.filter\]`/);
+    try {
+      resolveCommand(registry, '<!channel>');
+    } catch (err) {
+      expect((err as OpsError).userMessage).not.toContain('<!channel>');
+    }
+  });
+
   it('suggests a near command name', async () => {
     const registry = await loadRegistry();
     expect(() => resolveCommand(registry, 'stat')).toThrowError(/Did you mean `status`/);

@@ -1,5 +1,9 @@
 import { defineCommand } from '../src/registry/define-command.ts';
-import { CHECK_IDS, doctorArgs, doctorExitCode, type DoctorResult } from '../src/contracts/doctor.ts';
+import { CHECK_IDS, doctorArgs, doctorExitCode, type DoctorFixPlan, type DoctorResult } from '../src/contracts/doctor.ts';
+
+function isFixPlan(v: unknown): v is DoctorFixPlan {
+  return typeof v === 'object' && v !== null && typeof (v as DoctorFixPlan).fingerprint === 'string' && Array.isArray((v as DoctorFixPlan).destructive);
+}
 import { doctorSlack, doctorText } from '../src/doctor/render.ts';
 
 export default defineCommand({
@@ -17,7 +21,14 @@ export default defineCommand({
   args: doctorArgs,
   // `approvals.commands` lists doctor by default: only the destructive fixes need a second person.
   needsApproval: (args) => args.fix === 'all',
-  approvalSummary: () => ['remove the orphaned running containers and orphaned volumes doctor finds (their data is lost)'],
+  approvalSummary: () => ['remove exactly the orphaned running containers and orphaned volumes listed below (their data is lost)'],
+  // The approver sees the concrete list; the run refuses if the list changed in between.
+  approvalPlan: {
+    job: 'doctor-plan',
+    args: (a) => (a.fix === 'all' ? (a.checks ? { checks: a.checks } : {}) : undefined),
+    lines: (plan) => (isFixPlan(plan) ? (plan.destructive.length ? plan.destructive.map((d) => `${d.action} ${d.target} (\`${d.command}\`)`) : ['nothing destructive to do right now']) : ['(the worker returned no readable plan)']),
+    pin: (plan): Record<string, unknown> => (isFixPlan(plan) ? { expectPlan: plan.fingerprint } : {}),
+  },
   job: 'doctor',
   slack: (result: DoctorResult) => doctorSlack(result),
   text: (result: DoctorResult) => doctorText(result),

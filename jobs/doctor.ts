@@ -4,6 +4,7 @@ import { OpsError } from '../src/errors.ts';
 import { connectRedis } from '../src/queue/names.ts';
 import { fileAccessFor } from '../src/doctor/file-access.ts';
 import { applyFixes, describePlan } from '../src/doctor/fix.ts';
+import { destructivePlan } from '../src/doctor/fix-plan.ts';
 import { assertMayFix } from '../src/doctor/may-fix.ts';
 import { runDoctor } from '../src/doctor/run-doctor.ts';
 import { lastRunKey, readLastRun, reportIfChanged } from '../src/doctor/scheduled.ts';
@@ -38,6 +39,12 @@ export default defineJob({
       ctx.progress(`Examining ${ctx.config.stack.project}…`);
       const first = await runDoctor({ docker: ctx.docker, config: ctx.config, files, checks, signal: ctx.signal });
       if (!args.fix) return first.result;
+      if (destructive) {
+        const now = destructivePlan(ctx.config.stack.project, first.fixes);
+        if (now.fingerprint !== args.expectPlan) {
+          throw new OpsError('JOB_FAILED', `The orphans to remove changed since this was approved (plan ${args.expectPlan ?? 'none'}, now ${now.fingerprint}). Nothing was changed: request \`doctor --fix=all\` again to see the new list.`);
+        }
+      }
       ctx.progress(describePlan(first.fixes));
       const outcomes = await applyFixes(ctx.docker, first.fixes, { timeoutMs, destructive, signal: ctx.signal });
       // After a change, report the stack as it is now, not as it was.

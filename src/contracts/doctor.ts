@@ -168,6 +168,18 @@ export const doctorArgs = z
   .object({
     checks: checkSelection.optional(),
     fix: fixOption.optional(),
+    /**
+     * Pinned by the approval flow for `--fix=all`: the fingerprint of the destructive fixes the
+     * approver saw. The run refuses when what it would remove is no longer exactly that.
+     */
+    expectPlan: z.string().regex(/^[a-f0-9]{16}$/, 'a plan fingerprint (16 hex digits)').optional(),
   })
   .strict();
 export type DoctorArgs = z.infer<typeof doctorArgs>;
+
+/** What `doctor --fix=all` would destroy, for the approval request (the `doctor-plan` job). */
+export interface DoctorFixPlan {
+  readonly project: string;
+  readonly destructive: readonly { readonly action: string; readonly target: string; readonly command: string }[];
+  readonly fingerprint: string;
+}

@@ -8,6 +8,7 @@ import { Writable } from 'node:stream';
 import Docker from 'dockerode';
 import { stringify } from 'yaml';
 import job from '../../jobs/doctor.ts';
+import planJob from '../../jobs/doctor-plan.ts';
 import { runCli } from '../../src/cli/run-cli.ts';
 import { buildConfig } from '../../src/config/load.ts';
 import type { Config } from '../../src/config/schema.ts';
@@ -271,7 +272,13 @@ describe('doctor on a real stack: a bad container fails each check, a hardened o
     await expect(job.run(ctxFor(config, docker), { fix: 'all' })).rejects.toMatchObject({ code: 'APPROVAL_REQUIRED' } satisfies Partial<OpsError>);
     expect((await late.inspect()).State.Running).toBe(true);
     const approved: JobContext = { ...ctxFor(config, docker), approval: { id: 'apr-itest', approvers: ['U0APPROVER'] } };
-    const fixed = await job.run(approved, { fix: 'all' });
+    // What the approver is shown, and pinned: exactly these orphans.
+    const plan = await planJob.run(ctxFor(config, docker), {});
+    expect(plan.destructive.map((d) => d.target)).toEqual(expect.arrayContaining([`${p}_straylate_1`, orphanVolume]));
+    // A plan that no longer matches the stack (approved before something changed) removes nothing.
+    await expect(job.run(approved, { fix: 'all', expectPlan: '0000000000000000' })).rejects.toMatchObject({ code: 'JOB_FAILED' });
+    expect((await late.inspect()).State.Running).toBe(true);
+    const fixed = await job.run(approved, { fix: 'all', expectPlan: plan.fingerprint });
     expect(fixed.fixes).toEqual(expect.arrayContaining([
       expect.objectContaining({ target: `${p}_straylate_1`, outcome: 'done' }),
       expect.objectContaining({ target: orphanVolume, outcome: 'done' }),

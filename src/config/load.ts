@@ -38,6 +38,13 @@ function describeIssues(error: z.ZodError, source: string): string {
   return `Configuration ${source} is invalid:\n${lines.join('\n')}\nSee cdb.example.yaml for a documented example.`;
 }
 
+const SLACK_CREDENTIALS = ['SLACK_BOT_TOKEN', 'SLACK_APP_TOKEN', 'SLACK_SIGNING_SECRET'];
+
+/** Slack credential variables set in an environment (either form): the worker must have none. */
+export function slackCredentialsIn(env: Env): string[] {
+  return SLACK_CREDENTIALS.flatMap((n) => [n, `${n}_FILE`]).filter((n) => env[n]);
+}
+
 /** Applies environment overrides that deployments commonly set without editing the YAML. */
 function envOverrides(raw: Record<string, unknown>, env: Env): Record<string, unknown> {
   // A section left with only comments parses as null; treat it as absent so defaults apply.
@@ -75,8 +82,10 @@ export function buildConfig(raw: unknown, env: Env = process.env, source = '(inl
   if (!parsed.success) throw new OpsError('CONFIG_INVALID', describeIssues(parsed.error, source));
   const secrets: Secrets = {
     slackBotToken: readSecret(env, 'SLACK_BOT_TOKEN'),
-    slackAppToken: readSecret(env, 'SLACK_APP_TOKEN'),
-    slackSigningSecret: readSecret(env, 'SLACK_SIGNING_SECRET'),
+    // Each Slack mode reads only the credential it uses, so a deployment can mount both files and
+    // leave the unused one empty.
+    slackAppToken: parsed.data.slack.mode === 'socket' ? readSecret(env, 'SLACK_APP_TOKEN') : undefined,
+    slackSigningSecret: parsed.data.slack.mode === 'http' ? readSecret(env, 'SLACK_SIGNING_SECRET') : undefined,
     redisPassword: readSecret(env, 'REDIS_PASSWORD'),
   };
   const data: FileConfig = parsed.data;

@@ -89,6 +89,12 @@ describe('terminal front ends and remote Docker', () => {
     expect((res as { stderr: string }).stderr).toContain('refuses to run with NODE_ENV=production');
   });
 
+  it('the worker refuses to start with any Slack credential in its environment', async () => {
+    const res = await run('npx', ['tsx', 'src/main/worker.ts'], { cwd: ROOT, env: { ...process.env, CDB_CONFIG: configPath, SLACK_APP_TOKEN_FILE: '/run/secrets/x' } }).catch((e: { code: number; stderr: string }) => e);
+    expect(res).toMatchObject({ code: 2 });
+    expect((res as { stderr: string }).stderr).toContain('must not hold Slack credentials: remove SLACK_APP_TOKEN_FILE');
+  });
+
   describe('Docker over SSH with a pinned host key', () => {
     let sshd: SshdHandle;
     beforeAll(async () => {

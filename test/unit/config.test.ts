@@ -2,7 +2,7 @@ import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildConfig, loadConfig, readSecret } from '../../src/config/load.ts';
+import { buildConfig, loadConfig, readSecret, slackCredentialsIn } from '../../src/config/load.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'cdb-config-'));
 const file = (name: string, text: string) => {
@@ -64,6 +64,20 @@ describe('configuration', () => {
     mkdirSync(asDir, { recursive: true });
     expect(() => readSecret({ REDIS_PASSWORD_FILE: asDir }, 'REDIS_PASSWORD')).toThrowError(/is a directory/);
     expect(() => readSecret({ REDIS_PASSWORD_FILE: file('empty', '') }, 'REDIS_PASSWORD')).toThrowError(/is empty/);
+  });
+
+  it('reads only the Slack credential its mode uses, so the unused file may be empty', () => {
+    const empty = file('unused', '');
+    const token = file('bot', 'xoxb-1');
+    const socket = buildConfig({ stack: { project: 'cdb' } }, { SLACK_BOT_TOKEN_FILE: token, SLACK_APP_TOKEN: 'xapp-1', SLACK_SIGNING_SECRET_FILE: empty });
+    expect(socket.secrets).toMatchObject({ slackAppToken: 'xapp-1', slackSigningSecret: undefined });
+    const http = buildConfig({ stack: { project: 'cdb' }, slack: { mode: 'http' } }, { SLACK_BOT_TOKEN_FILE: token, SLACK_APP_TOKEN_FILE: empty, SLACK_SIGNING_SECRET: 's' });
+    expect(http.secrets).toMatchObject({ slackAppToken: undefined, slackSigningSecret: 's' });
+    expect(() => buildConfig({ stack: { project: 'cdb' } }, { SLACK_APP_TOKEN_FILE: empty })).toThrowError(/is empty/);
+  });
+
+  it('names every Slack credential variable a worker environment holds', () => {
+    expect(slackCredentialsIn({ SLACK_APP_TOKEN_FILE: '/x', SLACK_SIGNING_SECRET: 'y', REDIS_URL: 'z' })).toEqual(['SLACK_APP_TOKEN_FILE', 'SLACK_SIGNING_SECRET']);
   });
 
   it('never puts a secret value in a validation message', () => {

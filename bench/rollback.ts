@@ -8,6 +8,7 @@
 // services run v1 and are healthy. cdb's time includes tagging the pre-rollback state, writing
 // the overlay and pruning; compose's is reported twice: when `up -d` returns, and when healthy.
 import Docker from 'dockerode';
+import { Redis } from 'ioredis';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { cpus, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +27,8 @@ const RUNS = Number(process.argv[2] ?? 5);
 const SERVICES = Number(process.argv[3] ?? 10);
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const docker = new Docker();
+// Jobs borrow one client, as in the worker; it connects on first use.
+const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: null });
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -70,7 +73,7 @@ async function main(): Promise<void> {
       requestId: `bench-${randomSuffix()}`,
       actor: { userId: 'U0BENCH', teamId: 'T0BENCH', name: 'bench' },
       config: buildConfig({ stack: { project, composeFiles: [s.file] }, redis: { prefix }, rollback: { manifestDir } }, { REDIS_URL }, '(bench)'),
-      docker, log, signal: new AbortController().signal, progress: () => undefined, notify: async () => undefined,
+      docker, redis, log, signal: new AbortController().signal, progress: () => undefined, notify: async () => undefined,
     });
     const tag = ((await tagJob.run(ctx(), { label: 'bench' })) as TagResult).tag;
     const pin = join(s.dir, 'pin-v1.yml');
@@ -110,6 +113,7 @@ async function main(): Promise<void> {
       process.stderr.write(`cleanup: docker-compose down failed: ${last.slice(0, 300)}\n`);
     });
     await removeRollbackArtifacts({ project, prefix, manifestDir, redisUrl: REDIS_URL });
+    await redis.quit().catch(() => redis.disconnect());
   }
 
   const [engine, compose] = await Promise.all([

@@ -1,7 +1,6 @@
 import { defineJob } from '../src/worker/define-job.ts';
 import { doctorArgs, expandSelection, type DoctorResult } from '../src/contracts/doctor.ts';
 import { OpsError } from '../src/errors.ts';
-import { connectRedis } from '../src/queue/names.ts';
 import { fileAccessFor } from '../src/doctor/file-access.ts';
 import { applyFixes, describePlan } from '../src/doctor/fix.ts';
 import { destructivePlan } from '../src/doctor/fix-plan.ts';
@@ -26,15 +25,10 @@ export default defineJob({
     const timeoutMs = ctx.config.doctor.timeoutSeconds * 1000;
     try {
       if (isScheduledRun(ctx)) {
-        const redis = connectRedis(ctx.config);
-        try {
-          const previous = await readLastRun(redis, lastRunKey(ctx.config));
-          const run = await runDoctor({ docker: ctx.docker, config: ctx.config, files, signal: ctx.signal, previousRestarts: previous?.restarts });
-          await reportIfChanged(ctx, redis, run, previous);
-          return run.result;
-        } finally {
-          await redis.quit().catch(() => redis.disconnect());
-        }
+        const previous = await readLastRun(ctx.redis, lastRunKey(ctx.config));
+        const run = await runDoctor({ docker: ctx.docker, config: ctx.config, files, signal: ctx.signal, previousRestarts: previous?.restarts });
+        await reportIfChanged(ctx, ctx.redis, run, previous);
+        return run.result;
       }
       ctx.progress(`Examining ${ctx.config.stack.project}…`);
       const first = await runDoctor({ docker: ctx.docker, config: ctx.config, files, checks, signal: ctx.signal });

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { Redis } from 'ioredis';
 import type { Config } from '../config/schema.ts';
 import type { Actor } from '../contracts/envelope.ts';
 import { toUserError } from '../errors.ts';
@@ -52,16 +53,17 @@ export async function runCli(opts: CliOptions): Promise<number> {
     args = resolved.args;
     // Redis only when a command needs it (`approvals` reads requests; jobs write the audit stream).
     let store: ApprovalStore | undefined;
-    const connect = (): { config: Config; audit: AuditLog; store: ApprovalStore } => {
+    let redis: Redis | undefined;
+    const connect = (): { config: Config; audit: AuditLog; store: ApprovalStore; redis: Redis } => {
       config ??= opts.loadConfig();
-      if (!audit || !store) {
-        const redis = connectRedis(config);
-        redis.on('error', () => undefined); // reported once below, not per reconnect
-        redisClose = () => redis.quit().catch(() => redis.disconnect());
-        audit = new AuditLog(redis, opts.log, `${keyPrefix(config)}:audit`, config.audit.streamMaxLen);
-        store = new ApprovalStore(redis, keyPrefix(config));
+      if (!audit || !store || !redis) {
+        const client = connectRedis(config); // quiet: an audit append that fails is logged by AuditLog
+        redis = client;
+        redisClose = () => client.quit().catch(() => client.disconnect());
+        audit = new AuditLog(client, opts.log, `${keyPrefix(config)}:audit`, config.audit.streamMaxLen);
+        store = new ApprovalStore(client, keyPrefix(config));
       }
-      return { config, audit, store };
+      return { config, audit, store, redis };
     };
     const approvals: ApprovalReader = {
       overview: (recent) => connect().store.overview(recent),
@@ -78,12 +80,13 @@ export async function runCli(opts: CliOptions): Promise<number> {
       opts.stderr.write(`cdb: "${command.name}" needs a second person’s approval, which is given in Slack: run /cdb ${command.usage} there (cdb approvals lists requests). Nothing was changed.\n`);
       return 3;
     }
-    ({ audit } = connect());
+    const conn = connect();
+    audit = conn.audit;
     const jobs = await loadJobs();
     const job = jobs.get(command.job);
     if (!job) throw new Error(`no job processor named ${command.job}`);
     const result = await runJobInline(job, resolved.args, {
-      requestId, actor, config, docker: createDocker(config), log: opts.log,
+      requestId, actor, config, docker: createDocker(config), redis: conn.redis, log: opts.log,
       progress: (text) => opts.stderr.write(`… ${text}\n`),
       notify: async () => undefined, // the CLI prints its result; alert threads are the worker's business
     });

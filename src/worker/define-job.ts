@@ -1,4 +1,5 @@
 import type Docker from 'dockerode';
+import type { Redis } from 'ioredis';
 import type { z } from 'zod';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
@@ -10,6 +11,8 @@ export interface JobContext {
   readonly actor: Actor;
   readonly config: Config;
   readonly docker: Docker;
+  /** The process's shared Redis connection (never a blocking one): jobs borrow it, never close it. */
+  readonly redis: Redis;
   readonly log: Logger;
   /**
    * Set only when the approval gate admitted this run: the request a second person approved.

@@ -49,7 +49,7 @@ describe('scheduled doctor', () => {
   it('posts only when the findings changed since the last run, and remembers the run in Redis', async () => {
     const notices: Omit<Notice, 'type'>[] = [];
     const ctx: JobContext = {
-      requestId: SCHEDULED_REQUEST_ID, actor: { userId: SCHEDULER_ACTOR, teamId: 'local' }, config, docker, log,
+      requestId: SCHEDULED_REQUEST_ID, actor: { userId: SCHEDULER_ACTOR, teamId: 'local' }, config, docker, redis, log,
       signal: new AbortController().signal, progress: () => undefined,
       notify: async (n) => {
         notices.push(n);

@@ -12,6 +12,9 @@ import { createLogger } from '../../src/log.ts';
 import { createDocker } from '../../src/worker/docker-client.ts';
 import { randomSuffix, startComposeStack, type ComposeStack } from '../support/compose-stack.ts';
 import { startSshd, type SshdHandle } from '../support/sshd.ts';
+import { jobRedis } from '../support/harness.ts';
+
+const redis = jobRedis();
 
 describe('doctor on a Docker host reached over SSH', () => {
   let sshd: SshdHandle;
@@ -38,6 +41,7 @@ describe('doctor on a Docker host reached over SSH', () => {
   });
 
   afterAll(async () => {
+    await redis.quit();
     await stack?.down();
     await sshd?.stop();
     if (dir) await rm(dir, { recursive: true, force: true });
@@ -69,7 +73,7 @@ describe('doctor on a Docker host reached over SSH', () => {
   it('runs the whole doctor over ssh://: the directory where a secret should be is found on the remote side', async () => {
     const docker = createDocker(config);
     const result = await job.run({
-      requestId: `itest${randomSuffix()}`, actor: { userId: 'local:tester', teamId: 'local' }, config, docker,
+      requestId: `itest${randomSuffix()}`, actor: { userId: 'local:tester', teamId: 'local' }, config, docker, redis,
       log: createLogger({ level: 'silent' }), signal: new AbortController().signal, progress: () => undefined, notify: async () => undefined,
     }, { checks: ['secret-files', 'orphan-containers'] });
     expect(result.findings).toEqual(expect.arrayContaining([

@@ -18,14 +18,16 @@ import { OpsError } from '../../src/errors.ts';
 import { createLogger } from '../../src/log.ts';
 import type { JobContext } from '../../src/worker/define-job.ts';
 import { ensureTestImages } from '../support/images.ts';
+import { jobRedis } from '../support/harness.ts';
 import { randomSuffix, startComposeStack, waitFor, type ComposeServices, type ComposeStack } from '../support/compose-stack.ts';
 
 const LOCAL: Actor = { userId: 'local:tester', teamId: 'local' };
 const log = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+const redis = jobRedis();
 
 function ctxFor(config: Config, docker: Docker, actor: Actor = LOCAL, notices: Omit<Notice, 'type'>[] = [], progress: string[] = []): JobContext {
   return {
-    requestId: `itest${randomSuffix()}`, actor, config, docker, log, signal: new AbortController().signal,
+    requestId: `itest${randomSuffix()}`, actor, config, docker, redis, log, signal: new AbortController().signal,
     progress: (t) => progress.push(t),
     notify: async (n) => {
       notices.push(n);
@@ -141,6 +143,7 @@ describe('doctor on a real stack: a bad container fails each check, a hardened o
     await squatter?.remove({ force: true }).catch(() => undefined);
     if (orphanVolume) await docker.getVolume(orphanVolume).remove().catch(() => undefined);
     if (secrets) await rm(secrets, { recursive: true, force: true });
+    await redis.quit();
   });
 
   it('gives every check a line, and the hardened service none but passes', () => {

@@ -101,9 +101,11 @@ describe('rollback through two-person approval', () => {
   }, T);
 
   it('shows the plan in the request, and rolls back once approved', async () => {
+    const redis = connection;
+    if (!redis) throw new Error('beforeAll did not connect to Redis');
     const ctxConfig = buildConfig({ stack: { project, composeFiles: [s().file] }, redis: { prefix }, rollback: { manifestDir } }, { REDIS_URL }, '(tag)');
     const log = createLogger({ level: 'silent' });
-    const tagged = (await tagJob.run({ requestId: 'req-tag-1', actor: { userId: ALICE, teamId: TEAM }, config: ctxConfig, docker, log, signal: new AbortController().signal, progress: () => undefined, notify: async () => undefined }, {})) as TagResult;
+    const tagged = (await tagJob.run({ requestId: 'req-tag-1', actor: { userId: ALICE, teamId: TEAM }, config: ctxConfig, docker, redis, log, signal: new AbortController().signal, progress: () => undefined, notify: async () => undefined }, {})) as TagResult;
     await runCommand('docker', ['tag', images.v2, `${project}/app:current`]);
     await s().compose(['up', '-d']);
     await waitFor(async () => (await version()) === 'v2', { what: 'web v2 to answer', timeoutMs: 120_000 });

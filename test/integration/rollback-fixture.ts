@@ -11,6 +11,7 @@ import { randomSuffix, startComposeStack, waitFor, type ComposeServices, type Co
 import { buildConfig } from '../../src/config/load.ts';
 import { createLogger } from '../../src/log.ts';
 import type { JobContext } from '../../src/worker/define-job.ts';
+import { jobRedis } from '../support/harness.ts';
 
 export const T = 240_000;
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -38,6 +39,7 @@ export async function startFixture(refs: Record<string, string>, services: (proj
   await tagRefs(refs);
   const stack = await startComposeStack({ project, services: services(project), extra });
   const log = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  const redis = jobRedis();
   const fixture: Fixture = {
     project,
     stack,
@@ -46,13 +48,14 @@ export async function startFixture(refs: Record<string, string>, services: (proj
     overlay: join(stack.dir, 'rollback.yml'),
     ctx() {
       const config = buildConfig({ stack: { project, composeFiles: [stack.file] }, redis: { prefix }, rollback: { manifestDir, healthTimeoutSeconds: 60, ...rollback } }, { REDIS_URL }, '(rollback test)');
-      return { requestId: `req-${randomSuffix()}`, actor: { userId: 'U0TESTER', teamId: 'T0TEST', name: 'tester' }, config, docker, log, signal: new AbortController().signal, progress: () => undefined, notify: async () => undefined };
+      return { requestId: `req-${randomSuffix()}`, actor: { userId: 'U0TESTER', teamId: 'T0TEST', name: 'tester' }, config, docker, redis, log, signal: new AbortController().signal, progress: () => undefined, notify: async () => undefined };
     },
     async deploy(r) {
       await tagRefs(r);
       await stack.compose(['up', '-d']);
     },
     async cleanup() {
+      await redis.quit().catch(() => redis.disconnect());
       // A recreation binds anonymous volumes by name (as compose does), so `down -v` keeps them: collect them first.
       const anonymous = new Set<string>();
       for (const c of await stack.ps().catch(() => [])) {

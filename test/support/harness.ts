@@ -14,6 +14,14 @@ import type { JobRegistry } from '../../src/worker/job-registry.ts';
 export const SIGNING_SECRET = 'test-signing-secret-8f14e45fceea167a5a36dedd4bea2543';
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
+/**
+ * A Redis client for job contexts built by hand in tests and benches: it connects only when a job
+ * uses it. Close it with `quit()` when done.
+ */
+export function jobRedis(): Redis {
+  return new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: null });
+}
+
 export interface Harness {
   readonly config: Config;
   readonly slack: SlackStandin;

@@ -12,6 +12,7 @@ import type { JobContext } from '../../src/worker/define-job.ts';
 import { buildConfig } from '../../src/config/load.ts';
 import { createLogger } from '../../src/log.ts';
 import { OpsError } from '../../src/errors.ts';
+import type { Redis } from 'ioredis';
 
 const registry = buildRegistry([tag, tags, rollback] as AnyCommand[]);
 
@@ -55,10 +56,12 @@ describe('rollback commands: parsing', () => {
 
 /** A Docker client that fails the test if anything touches it. */
 const trapDocker = new Proxy({}, { get: (_t, prop) => { throw new Error(`Docker was called (${String(prop)})`); } }) as Docker;
+/** And a Redis client that does the same. */
+const trapRedis = new Proxy({}, { get: (_t, prop) => { throw new Error(`Redis was called (${String(prop)})`); } }) as Redis;
 
 function ctx(): JobContext {
   const config = buildConfig({ stack: { project: 'cdbtunit', composeFiles: ['/nonexistent/docker-compose.yml'] }, redis: { url: 'redis://127.0.0.1:1' } }, {}, '(unit)');
-  return { requestId: 'unit-request-1', actor: { userId: 'U0TEST', teamId: 'T0TEST' }, config, docker: trapDocker, log: createLogger({ level: 'silent' }), signal: new AbortController().signal, progress: () => undefined, notify: async () => undefined };
+  return { requestId: 'unit-request-1', actor: { userId: 'U0TEST', teamId: 'T0TEST' }, config, docker: trapDocker, redis: trapRedis, log: createLogger({ level: 'silent' }), signal: new AbortController().signal, progress: () => undefined, notify: async () => undefined };
 }
 
 describe('rollback jobs: bad tag names', () => {

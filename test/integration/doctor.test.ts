@@ -2,7 +2,6 @@
 // the job processor in-process and through the CLI. Needs Docker and Redis (scripts/ensure-services.sh).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import Docker from 'dockerode';
@@ -20,6 +19,7 @@ import type { JobContext } from '../../src/worker/define-job.ts';
 import { ensureTestImages } from '../support/images.ts';
 import { jobRedis } from '../support/harness.ts';
 import { randomSuffix, startComposeStack, waitFor, type ComposeServices, type ComposeStack } from '../support/compose-stack.ts';
+import { freePort } from '../support/free-port.ts';
 
 const LOCAL: Actor = { userId: 'local:tester', teamId: 'local' };
 const log = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
@@ -35,16 +35,6 @@ function ctxFor(config: Config, docker: Docker, actor: Actor = LOCAL, notices: O
   };
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (addr && typeof addr === 'object' ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 function capture(): { stream: Writable; text: () => string } {
   let out = '';

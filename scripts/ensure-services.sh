@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Make sure the machine has what the integration tests need, and that it runs:
 #   - Debian packages: docker.io docker-compose openssh-server busybox-static
-#     redis-server iptables (installed only when missing)
+#     redis-server iptables, and debootstrap wireguard-go wireguard-tools iproute2
+#     (installed only when missing)
 #   - dockerd (reachable through /var/run/docker.sock)
 #   - Redis on 127.0.0.1:6379
 # Idempotent and quick when everything is already there. Run as root.
@@ -31,6 +32,13 @@ REQUIRED=(
   "redis-tools:redis-cli"
   "iptables:iptables"
 )
+# Installed without recommends: wireguard-tools would otherwise pull in a kernel image.
+REQUIRED_LEAN=(
+  "debootstrap:debootstrap"
+  "wireguard-go:wireguard-go"
+  "wireguard-tools:wg"
+  "iproute2:ip"
+)
 
 missing=()
 for entry in "${REQUIRED[@]}"; do
@@ -51,6 +59,17 @@ if [ "${#missing[@]}" -gt 0 ]; then
     || die "apt-get install ${missing[*]} failed"
 else
   log "packages present: docker.io docker-compose openssh-server busybox-static redis-server iptables"
+fi
+
+lean_missing=()
+for entry in "${REQUIRED_LEAN[@]}"; do
+  command -v "${entry#*:}" >/dev/null 2>&1 || lean_missing+=("${entry%%:*}")
+done
+if [ "${#lean_missing[@]}" -gt 0 ]; then
+  log "installing missing packages: ${lean_missing[*]}"
+  [ "${#missing[@]}" -gt 0 ] || apt-get update -qq || die "apt-get update failed"
+  apt-get install -y -qq --no-install-recommends "${lean_missing[@]}" \
+    || die "apt-get install ${lean_missing[*]} failed"
 fi
 
 [ -x /bin/busybox ] || die "/bin/busybox missing after installing busybox-static"

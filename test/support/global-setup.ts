@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import { assertDockerAvailable, ensureTestImages } from './images.ts';
+import { ensureDbImage } from './db-images.ts';
 
 /** Integration tests need real services; a missing one fails the run with what to do, never a skip. */
 export default async function setup(): Promise<void> {
@@ -14,4 +15,6 @@ export default async function setup(): Promise<void> {
     redis.disconnect();
   }
   await ensureTestImages();
+  // Built once per machine (debootstrap, a few minutes), then cached by tag.
+  await ensureDbImage();
 }

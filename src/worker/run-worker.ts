@@ -14,6 +14,7 @@ import { ApprovalStore } from '../approval/store.ts';
 import { ReplyQueue } from './reply-queue.ts';
 import type { JobRegistry } from './job-registry.ts';
 import type { JobContext } from './define-job.ts';
+import { hasJournal } from './journal.ts';
 
 /** After this long without a result the requester sees a progress message. */
 export const PROGRESS_AFTER_MS = 2000;
@@ -64,7 +65,10 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
   const refuse = async (env: JobEnvelope, err: unknown, jobLog: Logger): Promise<UnrecoverableError> => {
     const user = toUserError(err, env.requestId);
     jobLog.warn({ code: user.code }, 'job refused before running');
-    await send({ type: 'error', requestId: env.requestId, command: env.command, origin: env.origin, code: user.code, message: user.message, durationMs: 0 });
+    // A job redelivered after its worker died: its journal's recoverer reports what happened, so
+    // "already started once" would only overwrite that report.
+    const journaled = user.code === 'APPROVAL_REUSED' && (await hasJournal(connection, keyPrefix(config), env.requestId).catch(() => false));
+    if (!journaled) await send({ type: 'error', requestId: env.requestId, command: env.command, origin: env.origin, code: user.code, message: user.message, durationMs: 0 });
     await audit.record({ requestId: env.requestId, command: env.command, args: env.args, actor: env.actor, via: env.origin.kind, outcome: 'rejected', code: user.code });
     return new UnrecoverableError(user.code);
   };
@@ -102,7 +106,14 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
     const progressTimer = setTimeout(() => progress(latest), PROGRESS_AFTER_MS);
     const timeout = setTimeout(() => abort.abort(new OpsError('JOB_TIMEOUT', `\`${env.command}\` did not finish within ${Math.round(timeoutMs / 1000)} s.`)), timeoutMs);
     const approved = approval ? { id: approval.record.id, approvers: approval.record.approvals.map((a) => a.userId) } : undefined;
-    const ctx: JobContext = { requestId: env.requestId, actor: env.actor, config, docker, redis: connection, log: jobLog, signal: abort.signal, progress, notify: (n) => replies.notify(n), approval: approved, groups };
+    const reported: Array<() => Promise<void>> = [];
+    const afterReport = async () => {
+      for (const fn of reported.splice(0)) await fn().catch((err: unknown) => jobLog.error({ err }, 'after-report step failed'));
+    };
+    const ctx: JobContext = {
+      requestId: env.requestId, actor: env.actor, origin: env.origin, config, docker, redis: connection, log: jobLog, signal: abort.signal,
+      progress, notify: (n) => replies.notify(n), approval: approved, groups, afterReport: (fn) => void reported.push(fn),
+    };
     const base = { requestId: env.requestId, command: env.command, args: env.args, actor: env.actor, via: env.origin.kind };
     try {
       const aborted = new Promise<never>((_, reject) => abort.signal.addEventListener('abort', () => reject(abort.signal.reason as Error), { once: true }));
@@ -113,6 +124,7 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
       await approval?.finish(true);
       if (env.origin.kind === 'plan') {
         // A plan for an approval request: the bot reads it from the job, nobody is told in chat.
+        await afterReport();
         await audit.record({ ...base, outcome: 'succeeded', durationMs });
         return { ok: true, durationMs, result };
       }
@@ -120,9 +132,11 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
         // Scheduled checks speak through notices when something changed; a success every 30 s
         // would only push real commands out of the capped audit stream. Failures are still audited.
         jobLog.debug({ durationMs }, 'scheduled job succeeded');
+        await afterReport();
         return { ok: true, durationMs };
       }
       await send({ type: 'result', requestId: env.requestId, command: env.command, args: env.args, origin: env.origin, result, durationMs });
+      await afterReport();
       await audit.record({ ...base, outcome: 'succeeded', durationMs });
       jobLog.info({ durationMs }, 'job succeeded');
       return { ok: true, durationMs };
@@ -133,6 +147,7 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
       jobLog.error({ err, durationMs }, 'job failed');
       await approval?.finish(false, user.message).catch((e: unknown) => jobLog.error({ err: e }, 'approval not marked failed'));
       if (env.origin.kind !== 'plan' && env.origin.kind !== 'schedule') await send({ type: 'error', requestId: env.requestId, command: env.command, origin: env.origin, code: user.code, message: user.message, durationMs });
+      await afterReport();
       await audit.record({ ...base, outcome: 'failed', durationMs, code: user.code });
       // Reported to the user already; retrying an ops command behind their back is not ours to decide.
       // A plan's failure is read by the bot from the job, so it carries the message too.

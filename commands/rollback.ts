@@ -40,7 +40,7 @@ function attemptTable(a: RollbackAttempt): string {
 
 /** After a crash: what the first worker was doing, what the recovering one did. */
 function recoveryVerdict(r: RollbackResult, rec: RollbackRecovery): string {
-  const head = `The worker running this rollback stopped during ${rec.interruptedAt}; worker ${rec.by} took over:`;
+  const head = `The worker running this rollback stopped ${rec.interruptedAt}; worker ${rec.by} took over:`;
   switch (rec.outcome) {
     case 'finished':
       return `${head} the rollback to ${r.tag} had succeeded, so it finished it (${r.overlay.written ? 'pinned' : 'not pinned'}).`;

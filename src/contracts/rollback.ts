@@ -153,7 +153,7 @@ export interface RollbackAttempt {
  * journal (src/rollback/recover.ts): what happened, and what serves now.
  */
 export interface RollbackRecovery {
-  /** The step the first worker was at, e.g. "`stop` of web (cdb-web-1)". */
+  /** Where the first worker stopped, e.g. "at `stop` of web (cdb_web_1)" or "after `create` of web (…)". */
   readonly interruptedAt: string;
   readonly outcome: 'finished' | 'reverted' | 'partial' | 'nothing-changed';
   /** The worker that recovered it (host#pid). */

@@ -46,7 +46,7 @@ export function interruptedAt(j: RollbackJournalData): string {
   const open = [...j.log].reverse().find((e) => e.phase === 'begin' && !finished.has(`${e.step}|${e.container ?? e.service ?? ''}`));
   const describe = (e: { step: string; service?: string; container?: string }) =>
     `\`${e.step}\`${e.service ? ` of ${e.service}` : ''}${e.container ? ` (${e.container})` : ''}`;
-  if (open) return describe(open);
+  if (open) return `at ${describe(open)}`;
   const last = j.log.at(-1);
   return last ? `after ${describe(last)}` : `while ${j.phase}`;
 }
@@ -181,7 +181,7 @@ function approvalReason(j: RollbackJournalData, result: RollbackJobResult): stri
   const r = result.recovery;
   if (!r) return 'the rollback failed a health check and was undone';
   const what = r.outcome === 'nothing-changed' ? 'nothing was changed' : r.outcome === 'reverted' ? 'the previous containers were restored' : 'some services could not be restored';
-  return `interrupted: the worker stopped during ${r.interruptedAt.replace(/`/g, '')}; ${what}`;
+  return `interrupted: the worker stopped ${r.interruptedAt.replace(/`/g, '')}; ${what}`;
 }
 
 /** Moves the approval to its final state, as the worker's gate would have, and audits it. */

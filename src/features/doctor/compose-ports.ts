@@ -1,4 +1,13 @@
-import type { PublishedPort } from './types.ts';
+/** A published port, as the Engine reports it or as compose declares it. */
+export interface PublishedPort {
+  /** e.g. 8080 */
+  readonly containerPort: number;
+  readonly proto: string;
+  /** '' and '0.0.0.0' and '::' mean every interface. */
+  readonly hostIp: string;
+  /** 0 when Docker picks one (and has not yet: a stopped container). */
+  readonly hostPort: number;
+}
 
 /**
  * Compose `ports:` entries, short and long syntax, as host bindings:

@@ -1,6 +1,7 @@
 import type { Config } from '../../shared/config/schema.ts';
 import type { CheckId, Finding, RunbookId, Severity, TargetKind } from '../../shared/contracts/doctor.ts';
 import type { ComposeModel } from './compose-model.ts';
+import type { PublishedPort } from './compose-ports.ts';
 
 /**
  * What the checks look at: the Engine API's answers narrowed to the fields the rules need, gathered
@@ -8,16 +9,6 @@ import type { ComposeModel } from './compose-model.ts';
  */
 
 export type DoctorConfig = Config['doctor'];
-
-export interface PublishedPort {
-  /** e.g. 8080 */
-  readonly containerPort: number;
-  readonly proto: string;
-  /** '' and '0.0.0.0' and '::' mean every interface. */
-  readonly hostIp: string;
-  /** 0 when Docker picks one (and has not yet: a stopped container). */
-  readonly hostPort: number;
-}
 
 export interface MountView {
   readonly type: string;
@@ -152,4 +143,4 @@ export interface Check {
   passDetail?(snap: Snapshot): string;
 }
 
-export type { Finding };
+export type { Finding, PublishedPort };

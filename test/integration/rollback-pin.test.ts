@@ -8,7 +8,7 @@ import { parse, stringify } from 'yaml';
 import { ensureAppImages, type AppImages } from '../support/app-images.ts';
 import { runCommand } from '../support/images.ts';
 import { waitFor } from '../support/compose-stack.ts';
-import type { RollbackResult, TagResult } from '../../src/contracts/rollback.ts';
+import type { RollbackResult, TagResult } from '../../src/shared/contracts/rollback.ts';
 import tagJob from '../../jobs/tag.ts';
 import rollbackJob from '../../jobs/rollback.ts';
 import { docker, healthy, startFixture, T, version, type Fixture } from './rollback-fixture.ts';

@@ -5,7 +5,7 @@
 // the running rollback finishes before the worker exits.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AddressInfo } from 'node:net';
-import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
@@ -160,8 +160,9 @@ describe('rollback: a worker killed mid-rollback leaves the stack whole', () => 
     expect(web.health).toBe('healthy');
     const names = (await docker.listContainers({ all: true, filters: { label: [`com.docker.compose.project=${project}`] } })).map((c) => (c.Names[0] ?? '').replace(/^\//, ''));
     expect(names).toEqual([`${project}_web_1`]);
-    expect(await r().exists(lockKey())).toBe(0);
-    expect(await r().smembers(`${prefix}:journals:open:${project}`)).toEqual([]);
+    // The recoverer releases the lock and closes the journal right after it has reported.
+    await waitFor(async () => (await r().exists(lockKey())) === 0, { what: 'the stack lock to be free', timeoutMs: 30_000, intervalMs: 100 });
+    await waitFor(async () => (await r().scard(`${prefix}:journals:open:${project}`)) === 0, { what: 'no open journal', timeoutMs: 30_000, intervalMs: 100 });
   };
 
   it('reverts when killed right after the replacement was created; a worker that starts recovers it', async () => {
@@ -244,7 +245,7 @@ describe('rollback: a worker killed mid-rollback leaves the stack whole', () => 
     const message = await threadMessage(record, /took over/);
     expect(message.text).toMatch(/stopped after `start` of web .*had succeeded, so it finished it \(pinned\)/);
     expect(JSON.stringify(message.blocks)).toMatch(/Removed leftovers: .*_web_1_cdb-parked-/);
-    const overlay = parse(await (await import('node:fs/promises')).readFile(join(s().dir, 'rollback.yml'), 'utf8')) as { services: Record<string, { image: string }> };
+    const overlay = parse(await readFile(join(s().dir, 'rollback.yml'), 'utf8')) as { services: Record<string, { image: string }> };
     expect(overlay.services).toEqual({ web: { image: `cdb-rollback/${project}/web:${tag}` } });
     await stop(w2);
   }, T);

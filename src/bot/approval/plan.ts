@@ -1,4 +1,5 @@
 import { QueueEvents, type Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { Actor, JobEnvelope } from '../../shared/contracts/envelope.ts';
 import { jobOutcomeSchema } from '../../shared/contracts/job-outcome.ts';
 import { OpsError, isOpsError, type ErrorCode } from '../../shared/errors.ts';
@@ -26,15 +27,18 @@ function planFailure(code: ErrorCode, message: string): OpsError {
  * the job's return value instead of posting it, see src/shared/contracts/job-outcome.ts) and waits
  * for it with BullMQ's QueueEvents, so the request can say exactly what will change.
  */
-export async function runApprovalPlan(jobs: Queue, command: AnyCommand, args: Record<string, unknown>, actor: Actor, channel: string, waitMs = PLAN_WAIT_MS): Promise<Planned | undefined> {
+export async function runApprovalPlan(jobs: Queue, redis: Redis, command: AnyCommand, args: Record<string, unknown>, actor: Actor, channel: string, waitMs = PLAN_WAIT_MS): Promise<Planned | undefined> {
   const plan = command.approvalPlan;
   if (!plan) return undefined;
   const planArgs = plan.args ? plan.args(args) : args;
   if (!planArgs) return undefined;
   const id = `plan-${newApprovalId()}`;
   const envelope: JobEnvelope = { requestId: id, command: plan.job, args: planArgs, actor, origin: { kind: 'plan', channel }, requestedAt: Date.now() };
+  // Events are read from the stream's last entry before the job exists, so the completion cannot
+  // slip past between QueueEvents connecting and its first read (its default, '$', would allow it).
+  const [last] = await redis.xrevrange(jobs.keys.events as string, '+', '-', 'COUNT', 1);
   // Its own connection (QueueEvents blocks on the event stream), for the few seconds of one plan.
-  const events = new QueueEvents(jobs.name, { connection: jobs.opts.connection, prefix: jobs.opts.prefix });
+  const events = new QueueEvents(jobs.name, { connection: jobs.opts.connection, prefix: jobs.opts.prefix, lastEventId: last?.[0] ?? '0-0' });
   let value: unknown;
   try {
     const job = await jobs.add(plan.job, envelope, { jobId: id, removeOnComplete: { age: 3600 }, removeOnFail: { age: 3600 } });

@@ -59,7 +59,7 @@ export interface RollbackJournalData extends JournalBase {
 /** The owner no longer holds the journal (or the lock): it must stop changing things; a recoverer takes over. */
 export class JournalLostError extends OpsError {
   constructor() {
-    super('JOB_FAILED', 'This worker lost its hold on the rollback (Redis unreachable for too long?); another worker finishes or reverts it and reports here.');
+    super('HANDED_OVER', 'This worker lost its hold on the rollback (Redis unreachable for too long?); another worker finishes or reverts it and reports here.');
   }
 }
 

@@ -59,7 +59,7 @@ async function journaledRollback(env: RollbackEnv, args: RollbackArgs, journal: 
   const built = await journal.step('plan', {}, () => buildPlan(env, requested, args.services));
   const { plan } = built;
   if (args.expectPlan && args.expectPlan !== plan.fingerprint) {
-    throw new OpsError('JOB_FAILED', `The stack changed since this rollback was approved (plan ${args.expectPlan}, now ${plan.fingerprint}). Nothing was changed: request the rollback again to see the new plan.`);
+    throw new OpsError('PLAN_CHANGED', `The stack changed since this rollback was approved (plan ${args.expectPlan}, now ${plan.fingerprint}). Nothing was changed: request the rollback again to see the new plan.`);
   }
   const { pins, note } = choosePins(plan.items, built.declared);
   await journal.phase('tagging', { plan, pins, ...(note ? { pinNote: note } : {}), ...(built.declared ? { declared: [...built.declared] } : {}) });

@@ -40,15 +40,15 @@ export async function withStackLock<T>(env: RollbackEnv, what: string, fn: (lock
   const lock = await acquireLock(env.redis, env.store.lockKey, { owner: env.requestId });
   if (!lock) {
     const holder = await lockHolder(env.redis, env.store.lockKey);
-    throw new OpsError('JOB_FAILED', `Another tag or rollback is running on this stack (request \`${holder ? lockOwner(holder) : '?'}\`). Try ${what} again when it has finished.`);
+    throw new OpsError('STACK_BUSY', `Another tag or rollback is running on this stack (request \`${holder ? lockOwner(holder) : '?'}\`). Try ${what} again when it has finished.`);
   }
   try {
     const { live, orphans } = await openJournals(env.redis, keyPrefix(env.config), env.project);
     const busy = live.find((j) => j.phase !== 'reporting' && j.id !== env.requestId);
-    if (busy) throw new OpsError('JOB_FAILED', `Another rollback is running on this stack (request \`${busy.id}\`). Try ${what} again when it has finished.`);
+    if (busy) throw new OpsError('STACK_BUSY', `Another rollback is running on this stack (request \`${busy.id}\`). Try ${what} again when it has finished.`);
     const orphan = orphans[0];
     if (orphan) {
-      throw new OpsError('JOB_FAILED', `A rollback (request \`${orphan.id}\`) was interrupted when its worker stopped; a running worker is finishing or reverting it now and will say so in its thread. Nothing was changed: try ${what} again in a few seconds.`);
+      throw new OpsError('STACK_BUSY', `A rollback (request \`${orphan.id}\`) was interrupted when its worker stopped; a running worker is finishing or reverting it now and will say so in its thread. Nothing was changed: try ${what} again in a few seconds.`);
     }
     return await fn(lock);
   } finally {

@@ -16,6 +16,7 @@ import { ACTION_IDS } from '../approval/message.ts';
 import { ApprovalService } from '../approval/service.ts';
 import { ApprovalStore } from '../approval/store.ts';
 import { registerAlertActions } from './alert-actions.ts';
+import { defang } from '../render/blocks.ts';
 
 /** Slack wants an answer within 3 s; anything slower is acked first and answered through response_url. */
 export const ACK_BUDGET_MS = 2000;
@@ -66,12 +67,12 @@ export function createSlackApp(deps: BotDeps): SlackApp {
     );
     const quick = await Promise.race([pending, new Promise<null>((r) => setTimeout(() => r(null), ACK_BUDGET_MS))]);
     if (quick) {
-      await ack({ response_type: 'ephemeral', ...quick.ephemeral });
+      await ack(defang({ response_type: 'ephemeral', ...quick.ephemeral }));
       return;
     }
     await ack({ response_type: 'ephemeral', text: ':hourglass_flowing_sand: Working on it…' });
     const outcome = await pending;
-    await respond({ response_type: 'ephemeral', replace_original: true, ...outcome.ephemeral });
+    await respond(defang({ response_type: 'ephemeral', replace_original: true, ...outcome.ephemeral }));
   });
 
   // Approve / Deny / Cancel: acknowledged at once, then decided against the record in Redis.

@@ -14,6 +14,7 @@ import { ApprovalStore } from '../approval/store.ts';
 import { ReplyQueue } from './reply-queue.ts';
 import type { JobRegistry } from './job-registry.ts';
 import type { JobContext } from './define-job.ts';
+import { dockerTimeoutError, stalledDockerCall, watchDocker } from './docker-watch.ts';
 
 /** After this long without a result the requester sees a progress message. */
 export const PROGRESS_AFTER_MS = 2000;
@@ -45,7 +46,8 @@ function parseEnvelope(job: Job): JobEnvelope {
 }
 
 export function startWorker(deps: WorkerDeps): RunningWorker {
-  const { config, jobs, docker, connection, log } = deps;
+  const { config, jobs, connection, log } = deps;
+  const docker = watchDocker(deps.docker);
   const prefix = queuePrefix(config);
   const replies = new ReplyQueue(connection, prefix);
   const audit = new AuditLog(connection, log, `${keyPrefix(config)}:audit`, config.audit.streamMaxLen);
@@ -100,7 +102,12 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
       void send({ type: 'progress', requestId: env.requestId, command: env.command, origin: env.origin, text: latest }).catch((err: unknown) => jobLog.warn({ err }, 'progress not sent'));
     };
     const progressTimer = setTimeout(() => progress(latest), PROGRESS_AFTER_MS);
-    const timeout = setTimeout(() => abort.abort(new OpsError('JOB_TIMEOUT', `\`${env.command}\` did not finish within ${Math.round(timeoutMs / 1000)} s.`)), timeoutMs);
+    const timeout = setTimeout(() => {
+      // A daemon that accepts and never answers would otherwise look like a slow job: name Docker.
+      const stalled = stalledDockerCall(docker, started);
+      const dockerSlow = stalled && Date.now() - stalled.since >= Math.min(5000, timeoutMs / 2);
+      abort.abort(dockerSlow ? dockerTimeoutError(env.command, stalled, timeoutMs) : new OpsError('JOB_TIMEOUT', `\`${env.command}\` did not finish within ${Math.round(timeoutMs / 1000)} s.`));
+    }, timeoutMs);
     const approved = approval ? { id: approval.record.id, approvers: approval.record.approvals.map((a) => a.userId) } : undefined;
     const ctx: JobContext = { requestId: env.requestId, actor: env.actor, config, docker, redis: connection, log: jobLog, signal: abort.signal, progress, notify: (n) => replies.notify(n), approval: approved, groups };
     const base = { requestId: env.requestId, command: env.command, args: env.args, actor: env.actor, via: env.origin.kind };

@@ -5,7 +5,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
 import { AuditLog } from '../audit/audit.ts';
-import { JOBS_QUEUE, connectRedis, keyPrefix, queuePrefix } from '../queue/names.ts';
+import { JOBS_QUEUE, connectRedis, keyPrefix, queuePrefix, redisErrorReporter } from '../queue/names.ts';
 import { loadRegistry, type Registry } from '../registry/registry.ts';
 import { createSlackApp } from './create-app.ts';
 import { startReplyConsumer, type ReplySink } from './reply-consumer.ts';
@@ -25,6 +25,7 @@ export async function startBotCore(config: Config, log: Logger, registryOverride
   const redis = connectRedis(config, log);
   const registry = registryOverride ?? (await loadRegistry());
   const jobs = new Queue(JOBS_QUEUE, { connection: redis, prefix: queuePrefix(config) });
+  jobs.on('error', redisErrorReporter(redis, log));
   const audit = new AuditLog(redis, log, `${keyPrefix(config)}:audit`, config.audit.streamMaxLen);
   return {
     redis, registry, jobs, audit,
@@ -36,7 +37,7 @@ export async function startBotCore(config: Config, log: Logger, registryOverride
 }
 
 export function consumeReplies(config: Config, core: BotCore, sink: ReplySink, log: Logger): Worker {
-  return startReplyConsumer({ connection: core.redis, prefix: queuePrefix(config), sink, log });
+  return startReplyConsumer({ connection: core.redis, prefix: queuePrefix(config), sink, log, onError: redisErrorReporter(core.redis, log) });
 }
 
 export interface RunningBot {

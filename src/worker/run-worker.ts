@@ -6,7 +6,7 @@ import type { Config } from '../config/schema.ts';
 import { envelopeSchema, type JobEnvelope } from '../contracts/envelope.ts';
 import { OpsError, toUserError } from '../errors.ts';
 import { AuditLog } from '../audit/audit.ts';
-import { JOBS_QUEUE, keyPrefix, queuePrefix } from '../queue/names.ts';
+import { JOBS_QUEUE, keyPrefix, queuePrefix, redisErrorReporter } from '../queue/names.ts';
 import { loadRegistry, type Registry } from '../registry/registry.ts';
 import { ApprovalGate, type ApprovedRun } from '../approval/gate.ts';
 import { mirrorDirectory } from '../approval/group-mirror.ts';
@@ -49,7 +49,7 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
   const { config, jobs, connection, log } = deps;
   const docker = watchDocker(deps.docker);
   const prefix = queuePrefix(config);
-  const replies = new ReplyQueue(connection, prefix);
+  const replies = new ReplyQueue(connection, prefix, redisErrorReporter(connection, log));
   const audit = new AuditLog(connection, log, `${keyPrefix(config)}:audit`, config.audit.streamMaxLen);
   const send = replies.send.bind(replies);
   let registry: Promise<Registry> | undefined = deps.registry ? Promise.resolve(deps.registry) : undefined;
@@ -151,6 +151,8 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
   };
 
   const worker = new Worker(JOBS_QUEUE, processor, { connection, prefix, concurrency: config.worker.concurrency, autorun: true });
+  // Without a listener BullMQ prints every error with its stack; an outage is one warning (connectRedis).
+  worker.on('error', redisErrorReporter(connection, log));
   worker.on('failed', (job, err) => {
     if (job && err instanceof UnrecoverableError && err.message.startsWith('job ')) log.error({ jobId: job.id, err: err.message }, 'rejected malformed job');
   });

@@ -1,4 +1,4 @@
-import type { Reply } from '../contracts/envelope.ts';
+import type { Reply } from '../shared/contracts/envelope.ts';
 
 /**
  * Runs tasks one after another per key and concurrently across keys: the replies of one thread keep

@@ -6,11 +6,11 @@ import { Queue } from 'bullmq';
 import { startHarness, type Harness } from '../support/harness.ts';
 import { randomSuffix, waitFor } from '../support/compose-stack.ts';
 import { flatText, requestIdOf, waitForFinalReply } from '../support/final-reply.ts';
-import { loadRegistry } from '../../src/registry/registry.ts';
+import { loadRegistry } from '../../src/shared/registry/registry.ts';
 import { loadJobs } from '../../src/worker/job-registry.ts';
 import { defineJob, type AnyJob } from '../../src/worker/define-job.ts';
-import { logsArgsSchema, type LogsResult } from '../../src/contracts/logs.ts';
-import { JOBS_QUEUE, queuePrefix } from '../../src/queue/names.ts';
+import { logsArgsSchema, type LogsResult } from '../../src/shared/contracts/logs.ts';
+import { JOBS_QUEUE, queuePrefix } from '../../src/shared/queue/names.ts';
 
 const BOSS = 'U0HOSTILE'; // holds every role, so each command gets as far as its arguments allow
 const VIEWER = 'U0VIEWONLY';

@@ -3,7 +3,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
-import { createLogger } from '../../src/log.ts';
+import { createLogger } from '../../src/shared/log.ts';
 import { startHarness, type Harness } from '../support/harness.ts';
 import { startOwnRedis, type OwnRedis } from '../support/own-redis.ts';
 import { randomSuffix, waitFor } from '../support/compose-stack.ts';

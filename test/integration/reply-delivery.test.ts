@@ -8,10 +8,10 @@ import { startHarness, REDIS_URL, type Harness } from '../support/harness.ts';
 import { randomSuffix, waitFor } from '../support/compose-stack.ts';
 import { startSlackStandin, type SlackStandin } from '../support/slack-standin.ts';
 import { ReplyQueue } from '../../src/worker/reply-queue.ts';
-import { queuePrefix } from '../../src/queue/names.ts';
+import { queuePrefix } from '../../src/shared/queue/names.ts';
 import { SLACK_CLIENT_LIMITS } from '../../src/bot/create-app.ts';
 import { startReplyConsumer } from '../../src/bot/reply-consumer.ts';
-import { createLogger } from '../../src/log.ts';
+import { createLogger } from '../../src/shared/log.ts';
 
 const BAD = 'C0BADCHAN';
 const GOOD = 'C0GOODCHAN';

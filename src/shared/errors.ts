@@ -21,6 +21,7 @@ export const ERROR_CODES = {
   NOT_FOUND: 'The requested service or object does not exist.',
   JOB_FAILED: 'The worker could not finish the job.',
   JOB_TIMEOUT: 'The job took longer than its time limit.',
+  JOB_LOST: 'The job the bot was waiting on disappeared from Redis (e.g. a Redis without persistence restarted) before the worker answered.',
   INTERNAL: 'An unexpected error; details are in the logs under the request id.',
 } as const;
 

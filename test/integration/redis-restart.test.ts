@@ -90,4 +90,28 @@ describe('Redis restarted under a running bot', () => {
     expect(raw.slice(mark).filter((l) => /\\n\s+at |"stack":"[^"]/.test(l))).toEqual([]);
     expect(consoleCalls.map((a) => String(a[0]).slice(0, 200))).toEqual([]);
   });
+
+  it("/cdb doctor warns when cdb's own Redis persists nothing, and not when it runs with AOF", async () => {
+    const file = () => ({ stack: { project: `cdbt${randomSuffix()}` }, redis: { prefix: `cdbt-${randomSuffix()}` }, roles: { viewer: { users: [VIEWER] } } });
+    h = await startHarness({ redisUrl: redis.url, file: file() });
+    const bare = await finalReplyTo(h.slack, () => (h as Harness).slash('doctor ports', { user_id: VIEWER }));
+    // The summary names it (`redis`); its detail and fix are in the thread, like every finding's.
+    expect(flatText(bare)).toContain('`redis`');
+    const detail = await waitFor(() => [...(h as Harness).slack.messages.values()].find((m) => m.thread_ts === bare.ts && flatText(m).includes("cdb's own Redis persists nothing")), { what: 'the persistence finding in the thread' });
+    expect(flatText(detail)).toContain('--appendonly yes');
+    await h.close();
+    h = undefined;
+    const aof = await startOwnRedis({ persistence: 'aof' });
+    try {
+      h = await startHarness({ redisUrl: aof.url, file: file() });
+      const kept = await finalReplyTo(h.slack, () => (h as Harness).slash('doctor ports', { user_id: VIEWER }));
+      expect(flatText(kept)).toMatch(/^Doctor /);
+      expect(flatText(kept)).not.toContain('`redis`');
+      expect([...h.slack.messages.values()].filter((m) => flatText(m).includes("cdb's own Redis"))).toEqual([]);
+      await h.close();
+      h = undefined;
+    } finally {
+      await aof.close();
+    }
+  });
 });

@@ -45,6 +45,13 @@ export interface ReplyConsumerOptions {
 export function startReplyConsumer(opts: ReplyConsumerOptions): Worker {
   const order = new KeyedSerializer();
   const backoff = opts.backoffMs ?? DELIVERY_BACKOFF_MS;
+  // A bot shutting down stops waiting between attempts: the reply goes back to the queue (BullMQ
+  // attempts) for the next bot, instead of holding the shutdown for minutes.
+  const closing = new AbortController();
+  const pause = (ms: number) => new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    closing.signal.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
+  });
   const deliver = async (reply: Reply, jobId: string | undefined): Promise<void> => {
     for (let attempt = 0; ; attempt++) {
       try {
@@ -56,8 +63,9 @@ export function startReplyConsumer(opts: ReplyConsumerOptions): Worker {
           opts.log.warn({ jobId, err: { message: (err as Error).message } }, permanent(err) ? 'reply refused by Slack; dropped' : 'reply not delivered after retries; dropped');
           throw new UnrecoverableError((err as Error).message);
         }
+        if (closing.signal.aborted) throw err;
         if (attempt === 0) opts.log.warn({ jobId, err: { message: (err as Error).message } }, 'reply delivery failed; retrying (this thread waits, others go on)');
-        await new Promise((r) => setTimeout(r, wait));
+        await pause(wait);
       }
     }
   };
@@ -74,6 +82,7 @@ export function startReplyConsumer(opts: ReplyConsumerOptions): Worker {
     },
     { connection: opts.connection, prefix: opts.prefix, concurrency: opts.concurrency ?? REPLY_CONCURRENCY },
   );
+  worker.on('closing', () => closing.abort());
   worker.on('error', (err) => (opts.onError ? opts.onError(err) : opts.log.warn({ err: { message: err.message } }, 'reply consumer error')));
   return worker;
 }

@@ -28,6 +28,7 @@ export const ERROR_CODES = {
   LOGS_UNAVAILABLE: 'Loki did not answer and Docker has no container to read the logs from instead.',
   ALERTS_NOT_RUNNING: 'The alert watcher is not running in the worker process that took the job.',
   JOB_TIMEOUT: 'The job took longer than its time limit.',
+  JOB_LOST: 'The job the bot was waiting on disappeared from Redis (e.g. a Redis without persistence restarted) before the worker answered.',
   INTERNAL: 'An unexpected error; details are in the logs under the request id.',
 } as const;
 

@@ -17,6 +17,7 @@ import type { ReplyQueue } from './reply-queue.ts';
 import { reporterFor } from './report.ts';
 import { hasJournal } from '../shared/journal.ts';
 import { keyPrefix } from '../shared/queue/names.ts';
+import { dockerTimeoutError, stalledDockerCall } from '../host/docker-watch.ts';
 
 export interface ProcessorDeps {
   readonly config: Config;
@@ -89,7 +90,12 @@ export function createProcessor(deps: ProcessorDeps): (job: Job) => Promise<JobO
     try {
       const result = await withTimeLimit(
         timeoutMs,
-        () => new OpsError('JOB_TIMEOUT', `\`${env.command}\` did not finish within ${Math.round(timeoutMs / 1000)} s.`),
+        () => {
+          // A daemon that accepts and never answers would otherwise look like a slow job: name Docker.
+          const stalled = stalledDockerCall(docker, started);
+          if (stalled && Date.now() - stalled.since >= Math.min(5000, timeoutMs / 2)) return dockerTimeoutError(env.command, stalled, timeoutMs);
+          return new OpsError('JOB_TIMEOUT', `\`${env.command}\` did not finish within ${Math.round(timeoutMs / 1000)} s.`);
+        },
         (signal) => def.run(context(signal), args.data),
       );
       progress.stop();

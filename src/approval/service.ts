@@ -8,6 +8,7 @@ import type { AuditLog, AuditOutcome } from '../audit/audit.ts';
 import type { GroupDirectory } from '../auth/authorize.ts';
 import type { AnyCommand } from '../registry/define-command.ts';
 import type { Registry } from '../registry/registry.ts';
+import { approvalsTotal } from '../shared/metrics.ts';
 import { approvalDigest } from './digest.ts';
 import { approvalMessage } from './message.ts';
 import { approvalSettings } from './policy.ts';
@@ -169,6 +170,7 @@ export class ApprovalService implements ApprovalGateway {
   }
 
   async record(r: ApprovalRecord, outcome: AuditOutcome, actor: Actor, reason = r.reason, code?: string): Promise<void> {
+    approvalsTotal.inc({ outcome });
     await this.deps.audit.record({
       requestId: r.id, command: r.command, args: r.args, actor, via: actor === SYSTEM_ACTOR ? 'sweeper' : 'slack', outcome, code,
       approval: { id: r.id, state: r.state, approvers: r.approvals.map((a) => a.userId), reason },

@@ -16,6 +16,7 @@ import { ACTION_IDS } from '../approval/message.ts';
 import { ApprovalService } from '../approval/service.ts';
 import { ApprovalStore } from '../approval/store.ts';
 import { registerAlertActions } from './alert-actions.ts';
+import { ackSeconds } from '../shared/metrics.ts';
 
 /** Slack wants an answer within 3 s; anything slower is acked first and answered through response_url. */
 export const ACK_BUDGET_MS = 2000;
@@ -55,7 +56,9 @@ export function createSlackApp(deps: BotDeps): SlackApp {
   const approvals = new ApprovalService({ config, registry: deps.registry, jobs: deps.jobs, audit: deps.audit, log, store, client: app.client, groups });
   registerAlertActions(app, { ...deps, groups, approvals });
 
-  app.command(config.slack.command, async ({ command, ack, respond }) => {
+  app.command(config.slack.command, async ({ command, ack: sendAck, respond }) => {
+    const stopTimer = ackSeconds.startTimer();
+    const ack: typeof sendAck = (response) => sendAck(response).finally(() => stopTimer());
     const pending: Promise<DispatchOutcome> = dispatch(
       {
         text: command.text,

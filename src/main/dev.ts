@@ -4,6 +4,7 @@ import { createLogger } from '../log.ts';
 import { startBot, startBotCore, consumeReplies } from '../bot/start-bot.ts';
 import { ConsoleSink, runLocalConsole } from '../console/local-console.ts';
 import { startWorkerProcess } from '../worker/start-worker.ts';
+import { startWorkerHealth } from '../worker/health.ts';
 import { fatal, onShutdown } from './shutdown.ts';
 
 /**
@@ -18,10 +19,13 @@ try {
   // The demo keeps logs quiet so the prompt stays readable; LOG_LEVEL=info brings them back.
   const level = process.env.LOG_LEVEL ?? (demo ? 'warn' : 'info');
   const worker = await startWorkerProcess(config, createLogger({ name: 'cdb-worker', level }));
+  // One process: the worker's endpoint (Redis and Docker) covers both halves, and the counters are shared.
+  const health = await startWorkerHealth(config, worker, createLogger({ name: 'cdb-health', level }));
   if (!demo) {
     const log = createLogger({ name: 'cdb-bot' });
     const bot = await startBot(config, log);
     onShutdown(log, async () => {
+      await health?.close();
       await bot.close();
       await worker.close();
     });
@@ -35,6 +39,7 @@ try {
     await runLocalConsole({ config, core, log, input: process.stdin, output: process.stdout });
     await replies.close();
     await core.close();
+    await health?.close();
     await worker.close();
     process.exit(0);
   }

@@ -14,6 +14,7 @@ import { ApprovalStore } from '../approval/store.ts';
 import { ReplyQueue } from './reply-queue.ts';
 import type { JobRegistry } from './job-registry.ts';
 import type { JobContext } from './define-job.ts';
+import { jobSeconds, jobsTotal } from '../shared/metrics.ts';
 
 /** After this long without a result the requester sees a progress message. */
 export const PROGRESS_AFTER_MS = 2000;
@@ -64,6 +65,7 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
   const refuse = async (env: JobEnvelope, err: unknown, jobLog: Logger): Promise<UnrecoverableError> => {
     const user = toUserError(err, env.requestId);
     jobLog.warn({ code: user.code }, 'job refused before running');
+    jobsTotal.inc({ job: env.command, outcome: 'refused' });
     await send({ type: 'error', requestId: env.requestId, command: env.command, origin: env.origin, code: user.code, message: user.message, durationMs: 0 });
     await audit.record({ requestId: env.requestId, command: env.command, args: env.args, actor: env.actor, via: env.origin.kind, outcome: 'rejected', code: user.code });
     return new UnrecoverableError(user.code);
@@ -109,6 +111,8 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
       const result = await Promise.race([def.run(ctx, args.data), aborted]);
       done = true;
       const durationMs = Date.now() - started;
+      jobsTotal.inc({ job: job.name, outcome: 'succeeded' });
+      jobSeconds.observe({ job: job.name, outcome: 'succeeded' }, durationMs / 1000);
       // Recorded before the result is sent, so the bot finds the request finished when it renders it.
       await approval?.finish(true);
       if (env.origin.kind === 'plan') {
@@ -130,6 +134,8 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
       done = true;
       const durationMs = Date.now() - started;
       const user = toUserError(err, env.requestId);
+      jobsTotal.inc({ job: job.name, outcome: 'failed' });
+      jobSeconds.observe({ job: job.name, outcome: 'failed' }, durationMs / 1000);
       jobLog.error({ err, durationMs }, 'job failed');
       await approval?.finish(false, user.message).catch((e: unknown) => jobLog.error({ err: e }, 'approval not marked failed'));
       if (env.origin.kind !== 'plan' && env.origin.kind !== 'schedule') await send({ type: 'error', requestId: env.requestId, command: env.command, origin: env.origin, code: user.code, message: user.message, durationMs });

@@ -1,3 +1,5 @@
+import type Docker from 'dockerode';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
 import { connectRedis } from '../queue/names.ts';
@@ -8,6 +10,9 @@ import { startDoctorSchedule } from '../doctor/schedule.ts';
 import { startAlertWatcher } from '../alerts/watcher.ts';
 
 export interface RunningWorkerProcess {
+  /** Its Redis connection and Engine client, for /healthz and /metrics. */
+  readonly connection: Redis;
+  readonly docker: Docker;
   close(): Promise<void>;
 }
 
@@ -21,6 +26,8 @@ export async function startWorkerProcess(config: Config, log: Logger, jobsOverri
   const alerts = await startAlertWatcher({ config, docker, connection, log });
   log.info({ jobs: [...jobs.keys()], docker: config.stack.docker, concurrency: config.worker.concurrency }, 'worker started');
   return {
+    connection,
+    docker,
     async close() {
       await alerts.close();
       await running.close();

@@ -190,9 +190,14 @@ export const configSchema = z
       .object({
         /** Volumes (full Docker names) `clean --deep` never removes, used or not: the databases. */
         protect: z.array(z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/, 'a Docker volume name such as shop_pgdata')).default([]),
+        /**
+         * The Engine's build cache belongs to no project: pruning it also drops other projects' cache.
+         * Only true on a host that runs this stack alone.
+         */
+        buildCache: z.boolean().default(false),
       })
       .strict()
-      .default({ protect: [] }),
+      .default({ protect: [], buildCache: false }),
     /** GET /healthz and /metrics of each process (docs/observability.md). HEALTH_PORT sets the port of the process it is given to. */
     health: z
       .object({

@@ -23,6 +23,12 @@ export interface DispatchDeps {
   readonly log: Logger;
   /** Two-person approval (Slack only); without it, commands needing approval are refused. */
   readonly approvals?: ApprovalGateway;
+  /**
+   * Called with the answer as soon as a job command is validated and authorised, before the enqueue
+   * and audit round trips to Redis: Slack can be acked then (BENCHMARKS.md, ack). If the enqueue
+   * fails afterwards, dispatch still resolves with the error, for the caller to send as a follow-up.
+   */
+  readonly onAccepted?: (outcome: DispatchOutcome) => void;
 }
 
 export interface CommandRequest {
@@ -82,13 +88,19 @@ export async function dispatch(req: CommandRequest, deps: DispatchDeps): Promise
       return { requestId: record.id, ephemeral: { text: `:lock: ${text}` }, plain: plainText(text), enqueued: false, ok: true };
     }
     const envelope: JobEnvelope = { requestId, command: command.name, args, actor: req.actor, origin: req.origin, requestedAt: started };
+    const text = `\`/cdb ${command.name}\` is on its way (request \`${requestId}\`). The result will be posted here.`;
+    const accepted: DispatchOutcome = { requestId, ephemeral: { text: `:hourglass_flowing_sand: ${text}` }, plain: plainText(text), enqueued: true, ok: true };
+    if (deps.onAccepted) {
+      deps.onAccepted(accepted);
+      // Let the acks of requests that arrived together go out before this one's Redis work.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
     // The job id is the request id: a retried enqueue of the same request cannot run twice.
     await deps.jobs.add(command.job, envelope, { jobId: requestId, removeOnComplete: 1000, removeOnFail: 5000 });
     await deps.audit.record({ requestId, command: command.name, args, actor: req.actor, via, outcome: 'accepted' });
     log.info({ cmd: command.name }, 'job enqueued');
     commandsTotal.inc({ command: command.name, outcome: 'accepted' });
-    const text = `\`/cdb ${command.name}\` is on its way (request \`${requestId}\`). The result will be posted here.`;
-    return { requestId, ephemeral: { text: `:hourglass_flowing_sand: ${text}` }, plain: plainText(text), enqueued: true, ok: true };
+    return accepted;
   } catch (err) {
     const user = toUserError(err, requestId);
     if (user.code === 'INTERNAL') log.error({ err }, 'dispatch failed');

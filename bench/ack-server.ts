@@ -6,10 +6,10 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { App, LogLevel } from '@slack/bolt';
 import { Queue } from 'bullmq';
-import { buildConfig } from '../src/config/load.ts';
-import { createLogger } from '../src/log.ts';
-import { startBot } from '../src/bot/start-bot.ts';
-import { AuditLog } from '../src/audit/audit.ts';
+import { buildConfig } from '../src/shared/config/load.ts';
+import { createLogger } from '../src/shared/log.ts';
+import { startBot } from '../src/main/start-bot.ts';
+import { AuditLog } from '../src/shared/audit/audit.ts';
 
 const mode = process.argv[2];
 const env = process.env;

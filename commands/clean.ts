@@ -1,4 +1,4 @@
-import { defineCommand } from '../src/registry/define-command.ts';
+import { defineCommand } from '../src/shared/registry/define-command.ts';
 import { cleanArgs, describeItem, itemKey, type CleanPlan, type CleanResult } from '../src/shared/clean/contract.ts';
 import { cleanSlack, cleanText } from '../src/shared/clean/render.ts';
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineJob } from '../src/worker/define-job.ts';
-import { fileAccessFor } from '../src/doctor/file-access.ts';
+import { hostFilesFor } from '../src/host/host-files.ts';
 import { inventory } from '../src/features/clean/inventory.ts';
 import type { CleanPlan } from '../src/shared/clean/contract.ts';
 
@@ -10,7 +10,7 @@ export default defineJob({
   args: z.object({ deep: z.literal(true) }).strict(),
   timeoutMs: 120_000,
   async run(ctx): Promise<CleanPlan> {
-    const files = fileAccessFor(ctx.config);
+    const files = hostFilesFor(ctx.config, 'inspect');
     try {
       return await inventory({ docker: ctx.docker, config: ctx.config, files, deep: true });
     } finally {

@@ -1,7 +1,7 @@
 import { defineJob } from '../src/worker/define-job.ts';
-import { OpsError } from '../src/errors.ts';
-import { fileAccessFor } from '../src/doctor/file-access.ts';
-import { hasRole, highestRole, noGroups } from '../src/auth/authorize.ts';
+import { OpsError } from '../src/shared/errors.ts';
+import { hostFilesFor } from '../src/host/host-files.ts';
+import { hasRole, highestRole, noGroups } from '../src/shared/auth/authorize.ts';
 import { inventory } from '../src/features/clean/inventory.ts';
 import { executeClean } from '../src/features/clean/execute.ts';
 import { cleanArgs, type CleanResult } from '../src/shared/clean/contract.ts';
@@ -22,7 +22,7 @@ export default defineJob({
     if (deep && !dryRun && (!ctx.approval || !args.approved)) {
       throw new OpsError('APPROVAL_REQUIRED', '`clean --deep` removes volumes and images, so it runs only after a second person approves the exact list in Slack. Nothing was removed; `clean --deep --dry-run` shows the list.');
     }
-    const files = fileAccessFor(ctx.config);
+    const files = hostFilesFor(ctx.config, 'inspect');
     try {
       ctx.progress(`Listing what ${ctx.config.stack.project} left behind…`);
       const plan = await inventory({ docker: ctx.docker, config: ctx.config, files, deep });

@@ -1,7 +1,7 @@
-import { loadConfig, slackCredentialsIn } from '../config/load.ts';
-import { createLogger } from '../log.ts';
-import { startWorkerProcess } from '../worker/start-worker.ts';
-import { startWorkerHealth } from '../worker/health.ts';
+import { loadConfig, slackCredentialsIn } from '../shared/config/load.ts';
+import { createLogger } from '../shared/log.ts';
+import { startWorkerProcess } from './start-worker.ts';
+import { startWorkerHealth } from './worker-health.ts';
 import { fatal, onShutdown } from './shutdown.ts';
 
 try {

@@ -1,11 +1,11 @@
 import type { Queue } from 'bullmq';
 import { describe, expect, it } from 'vitest';
-import { buildConfig } from '../../src/config/load.ts';
+import { buildConfig } from '../../src/shared/config/load.ts';
 import { dispatch, type DispatchOutcome } from '../../src/bot/dispatch.ts';
-import type { AuditLog } from '../../src/audit/audit.ts';
-import { noGroups } from '../../src/auth/authorize.ts';
-import { createLogger } from '../../src/log.ts';
-import { loadRegistry } from '../../src/registry/registry.ts';
+import type { AuditLog } from '../../src/shared/audit/audit.ts';
+import { noGroups } from '../../src/shared/auth/authorize.ts';
+import { createLogger } from '../../src/shared/log.ts';
+import { loadRegistry } from '../../src/shared/registry/registry.ts';
 
 const USER = 'U0VIEWER1';
 const config = buildConfig({ stack: { project: 'shop' }, roles: { viewer: { users: [USER] } } }, {});

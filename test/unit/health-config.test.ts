@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildConfig } from '../../src/config/load.ts';
+import { buildConfig } from '../../src/shared/config/load.ts';
 
 const file = { stack: { project: 'shop' } };
 

@@ -1,5 +1,5 @@
 import type Docker from 'dockerode';
-import { dockerCall } from '../../worker/docker-errors.ts';
+import { dockerCall } from '../../host/docker-errors.ts';
 import { itemKey, type CleanItem, type CleanOutcome, type CleanPlan, type CleanResult } from '../../shared/clean/contract.ts';
 
 export interface ExecuteInput {

@@ -1,9 +1,9 @@
 import type Docker from 'dockerode';
-import type { Config } from '../../config/schema.ts';
-import { composeFilesFromLabels, readCompose } from '../../doctor/compose-files.ts';
-import type { FileAccess } from '../../doctor/file-access.ts';
-import { ROLLBACK_REPO_ROOT } from '../../rollback/naming.ts';
-import { dockerCall } from '../../worker/docker-errors.ts';
+import type { Config } from '../../shared/config/schema.ts';
+import { composeFilesFromLabels, readCompose } from '../../host/compose/read.ts';
+import type { HostFiles } from '../../host/host-files.ts';
+import { ROLLBACK_REPO_ROOT } from '../rollback/naming.ts';
+import { dockerCall } from '../../host/docker-errors.ts';
 import type { CleanItem, CleanPlan } from '../../shared/clean/contract.ts';
 
 const PROJECT = 'com.docker.compose.project';
@@ -21,7 +21,7 @@ interface DiskUsage {
 export interface InventoryInput {
   readonly docker: Docker;
   readonly config: Pick<Config, 'stack' | 'clean'>;
-  readonly files: FileAccess;
+  readonly files: HostFiles;
   readonly deep: boolean;
 }
 

@@ -1,4 +1,4 @@
-import type { SlackMessage } from '../../registry/define-command.ts';
+import type { SlackMessage } from '../registry/define-command.ts';
 import { describeItem, formatBytes, type CleanOutcome, type CleanResult } from './contract.ts';
 
 const MARK: Record<CleanOutcome['status'], string> = { removed: '✓ removed', planned: '· would remove', skipped: '✗ skipped' };

@@ -20,7 +20,12 @@ try {
   const level = process.env.LOG_LEVEL ?? (demo ? 'warn' : 'info');
   const worker = await startWorkerProcess(config, createLogger({ name: 'cdb-worker', level }));
   // One process: the worker's endpoint (Redis and Docker) covers both halves, and the counters are shared.
-  const health = await startWorkerHealth(config, worker, createLogger({ name: 'cdb-health', level }));
+  // A second dev process on this machine finds the port taken: that must not stop local use.
+  const healthLog = createLogger({ name: 'cdb-health', level });
+  const health = await startWorkerHealth(config, worker, healthLog).catch((err: unknown) => {
+    healthLog.warn({ err: { message: (err as Error).message } }, 'health endpoint not started (set HEALTH_PORT)');
+    return undefined;
+  });
   if (!demo) {
     const log = createLogger({ name: 'cdb-bot' });
     const bot = await startBot(config, log);

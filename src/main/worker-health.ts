@@ -36,7 +36,7 @@ export async function startWorkerHealth(config: Config, deps: WorkerHealthDeps, 
   const queues = [JOBS_QUEUE, REPLIES_QUEUE].map((name) => new Queue(name, { connection: deps.connection, prefix: queuePrefix(config) }));
   registerQueueGauges(registry, deps.connection, queues);
   registerIncidentGauge(registry, deps.connection, alertKeys(keyPrefix(config)).states);
-  const server = await startHealthServer({
+  const starting = startHealthServer({
     host: config.health.host,
     port: config.health.workerPort,
     checks: {
@@ -47,6 +47,10 @@ export async function startWorkerHealth(config: Config, deps: WorkerHealthDeps, 
     },
     registry,
     log,
+  });
+  const server = await starting.catch(async (err: unknown) => {
+    await Promise.all(queues.map((q) => q.close()));
+    throw err;
   });
   return {
     ...server,

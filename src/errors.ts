@@ -20,6 +20,8 @@ export const ERROR_CODES = {
   DOCKER_UNAVAILABLE: 'The Docker Engine could not be reached.',
   NOT_FOUND: 'The requested service or object does not exist.',
   JOB_FAILED: 'The worker could not finish the job.',
+  BACKUP_INVALID: 'A backup failed verification (checksum, decryption, manifest or project); nothing was touched.',
+  BACKUP_KEY_MISSING: 'An encrypted backup was to be read but the private key (backup.identityFile) is missing or does not match.',
   JOB_TIMEOUT: 'The job took longer than its time limit.',
   INTERNAL: 'An unexpected error; details are in the logs under the request id.',
 } as const;

@@ -33,6 +33,16 @@ export const drillArgs = z.object({ backup: backupTarget.optional() }).strict();
 
 export type ComponentKind = 'postgres' | 'mariadb' | 'redis' | 'volume';
 
+export interface RuntimeSpec {
+  readonly entrypoint?: readonly string[];
+  readonly cmd?: readonly string[];
+  readonly user?: string;
+  /** Environment without secret-looking values; `*_FILE` entries are paths, kept. */
+  readonly env: readonly string[];
+  /** Where the server keeps its data (mount destinations): fresh volumes in a drill. */
+  readonly dataDirs: readonly string[];
+}
+
 /** One file of a backup: a database dump, a Redis snapshot or a volume's tar. */
 export interface ArtifactEntry {
   readonly component: string;
@@ -61,6 +71,8 @@ export interface ArtifactEntry {
   /** Redis: where the snapshot lives in the container (restored there with the server stopped). */
   readonly redisDir?: string;
   readonly redisFile?: string;
+  /** How the database container ran, for the drill's scratch copy: no secret values (see runtimeOf). */
+  readonly runtime?: RuntimeSpec;
   readonly startedAt: string;
   readonly finishedAt: string;
 }

@@ -6,6 +6,8 @@ import { loadJobs, type JobRegistry } from './job-registry.ts';
 import { startWorker } from './run-worker.ts';
 import { startDoctorSchedule } from '../doctor/schedule.ts';
 import { startAlertWatcher } from '../alerts/watcher.ts';
+import { startRestoreRecovery } from '../features/backup/recover.ts';
+import { startDrillSchedule } from '../features/backup/drill-schedule.ts';
 
 export interface RunningWorkerProcess {
   close(): Promise<void>;
@@ -18,11 +20,15 @@ export async function startWorkerProcess(config: Config, log: Logger, jobsOverri
   const docker = createDocker(config);
   const running = startWorker({ config, jobs, docker, connection, log });
   await startDoctorSchedule(config, connection, log);
+  await startDrillSchedule(config, connection, log);
+  // A restore interrupted by a killed worker is finished or undone here (or by any live worker).
+  const recovery = startRestoreRecovery({ config, docker, connection, log, replies: running.replies });
   const alerts = await startAlertWatcher({ config, docker, connection, log });
   log.info({ jobs: [...jobs.keys()], docker: config.stack.docker, concurrency: config.worker.concurrency }, 'worker started');
   return {
     async close() {
       await alerts.close();
+      await recovery.close();
       await running.close();
       await connection.quit();
     },

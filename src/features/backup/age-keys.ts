@@ -16,7 +16,7 @@ export function encrypterFor(recipient: string): Encrypter {
  * checked against the backup's recipient, all before anything stops. The key never leaves this
  * process: not in job data, logs, messages or the manifest.
  */
-export async function decrypterFor(cfg: BackupConfig, recipient: string): Promise<Decrypter> {
+export async function decrypterFor(cfg: BackupConfig, recipients: readonly string[]): Promise<Decrypter> {
   if (!cfg.identityFile) {
     throw new OpsError('BACKUP_KEY_MISSING', 'This backup is encrypted, and `backup.identityFile` is not set: the worker has no private key to read it. Nothing was touched.');
   }
@@ -30,11 +30,12 @@ export async function decrypterFor(cfg: BackupConfig, recipient: string): Promis
   const identities = text.split('\n').map((l) => l.trim()).filter((l) => IDENTITY.test(l));
   if (!identities.length) throw new OpsError('BACKUP_KEY_MISSING', `\`${cfg.identityFile}\` holds no age identity (a line AGE-SECRET-KEY-1…). Nothing was touched.`);
   const d = new Decrypter();
-  let matches = false;
+  const mine = new Set<string>();
   for (const id of identities) {
     d.addIdentity(id);
-    if ((await identityToRecipient(id)) === recipient) matches = true;
+    mine.add(await identityToRecipient(id));
   }
-  if (!matches) throw new OpsError('BACKUP_KEY_MISSING', `The private key in \`${cfg.identityFile}\` does not belong to this backup's recipient (${recipient.slice(0, 12)}…). Nothing was touched.`);
+  const missing = recipients.find((r) => !mine.has(r));
+  if (missing) throw new OpsError('BACKUP_KEY_MISSING', `The private key in \`${cfg.identityFile}\` does not belong to the recipient ${missing.slice(0, 12)}… (of this backup, or of \`backup.recipient\` for the safety backup). Nothing was touched.`);
   return d;
 }

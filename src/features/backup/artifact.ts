@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { Readable, Transform, pipeline as chainStreams, type TransformCallback } from 'node:stream';
+import { Readable, Transform, Writable, pipeline as chainStreams, type TransformCallback } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
@@ -74,9 +74,7 @@ export async function writeArtifact(source: Readable, path: string, opts: { reci
 export async function checkStored(path: string, entry: Pick<ArtifactEntry, 'file' | 'bytes' | 'sha256'>, backup: string): Promise<void> {
   const m = new Meter();
   try {
-    await pipeline(createReadStream(path), m, async function* (src) {
-      for await (const _ of src) void _;
-    });
+    await pipeline(createReadStream(path), m, new Writable({ write: (_c, _e, cb) => cb() }));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'unreadable';
     throw new OpsError('BACKUP_INVALID', `Backup ${backup}: artifact \`${entry.file}\` cannot be read (${code}). Nothing was touched.`);

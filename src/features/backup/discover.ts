@@ -1,6 +1,6 @@
 import type Docker from 'dockerode';
 import type { BackupConfig } from '../../config/backup-schema.ts';
-import type { ComponentKind } from '../../contracts/backup.ts';
+import type { ComponentKind, RuntimeSpec } from '../../contracts/backup.ts';
 import { OpsError } from '../../errors.ts';
 import { dockerCall } from '../../worker/docker-errors.ts';
 import { execText } from './engine-exec.ts';
@@ -16,6 +16,25 @@ export interface DbComponent {
   readonly env: readonly string[];
   /** Volumes the database keeps its files in: covered by the logical dump, not backed up as files. */
   readonly volumes: readonly string[];
+  readonly runtime?: RuntimeSpec;
+}
+
+const SECRET_NAME = /PASS|SECRET|TOKEN|KEY|CREDENTIAL|AUTH/i;
+
+/** The container's command and environment minus secret values (a `*_FILE` value is a path). */
+export function runtimeOf(info: Docker.ContainerInspectInfo): RuntimeSpec {
+  const env = (info.Config.Env ?? []).filter((e) => {
+    const name = e.slice(0, e.indexOf('=') === -1 ? e.length : e.indexOf('='));
+    return name.endsWith('_FILE') || !SECRET_NAME.test(name);
+  });
+  const dataDirs = info.Mounts.filter((m) => m.Type === 'volume').map((m) => m.Destination);
+  const ep = info.Config.Entrypoint;
+  return {
+    ...(ep ? { entrypoint: Array.isArray(ep) ? ep : [ep] } : {}),
+    ...(info.Config.Cmd ? { cmd: info.Config.Cmd } : {}),
+    ...(info.Config.User ? { user: info.Config.User } : {}),
+    env, dataDirs,
+  };
 }
 
 export interface VolumeComponent {
@@ -79,7 +98,7 @@ export async function discover(docker: Docker, project: string, cfg: BackupConfi
     volumes.forEach((v) => dbVolumes.add(v));
     dbs.push({
       name: service, kind, service, containerId: c.Id, containerName: info.Name.replace(/^\//, ''), image: info.Config.Image, imageId: info.Image,
-      env: info.Config.Env ?? [], volumes,
+      env: info.Config.Env ?? [], volumes, runtime: runtimeOf(info),
     });
   }
   const vols = await dockerCall('list volumes', () => docker.listVolumes({ filters: { label: [`${PROJECT}=${project}`] } }));
@@ -94,8 +113,14 @@ export async function discover(docker: Docker, project: string, cfg: BackupConfi
   const wantedDb = (d: DbComponent) => (!cfg.services || cfg.services.includes(d.service)) && !cfg.exclude.includes(d.service);
   const wantedVol = (v: VolumeComponent) => (!cfg.volumes || cfg.volumes.includes(v.name) || cfg.volumes.includes(v.volume)) && !cfg.exclude.includes(v.name) && !cfg.exclude.includes(v.volume);
   const components: Component[] = [];
-  for (const d of dbs) (wantedDb(d) ? components.push(d) : skipped.push(d.name));
-  for (const v of volumeComponents) (wantedVol(v) ? components.push(v) : skipped.push(v.name));
+  for (const d of dbs) {
+    if (wantedDb(d)) components.push(d);
+    else skipped.push(d.name);
+  }
+  for (const v of volumeComponents) {
+    if (wantedVol(v)) components.push(v);
+    else skipped.push(v.name);
+  }
   for (const s of cfg.services ?? []) if (!dbs.some((d) => d.service === s)) throw new OpsError('CONFIG_INVALID', `backup.services names \`${s}\`, but no running container of ${project} runs PostgreSQL, MariaDB or Redis as that service.`);
   components.sort((a, b) => a.name.localeCompare(b.name));
   return { components, skipped };

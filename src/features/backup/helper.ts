@@ -49,7 +49,7 @@ export async function putVolumeTar(docker: Docker, o: { volume: string; image: s
 }
 
 /** A one-file tar (ustar) around a stream whose size is known: how a Redis snapshot goes into a stopped container. */
-export async function* singleFileTar(name: string, size: number, body: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+export async function* singleFileTar(name: string, size: number, body: AsyncIterable<Buffer> | Iterable<Buffer>): AsyncGenerator<Buffer> {
   const h = Buffer.alloc(512);
   h.write(name, 0, 100, 'utf8');
   h.write('0000644\0', 100);

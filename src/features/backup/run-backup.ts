@@ -39,7 +39,7 @@ async function dbArtifact(run: BackupRun, dir: string, c: DbComponent, target: s
   return {
     component: c.name, kind: c.kind, file, target, service: c.service, container: c.containerName, image: c.image, imageId: c.imageId,
     serverVersion: meta.serverVersion, compression: 'gzip', encrypted: Boolean(run.cfg.recipient), ...written,
-    ...(meta.counts ? { counts: meta.counts } : {}), ...(meta.redisDir ? { redisDir: meta.redisDir, redisFile: meta.redisFile } : {}),
+    ...(meta.counts ? { counts: meta.counts } : {}), ...(c.runtime ? { runtime: c.runtime } : {}), ...(meta.redisDir ? { redisDir: meta.redisDir, redisFile: meta.redisFile } : {}),
     startedAt, finishedAt: new Date().toISOString(),
   };
 }

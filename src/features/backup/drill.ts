@@ -9,6 +9,7 @@ import { checkStored, decryptTest, openArtifact } from './artifact.ts';
 import type { BackupEnv } from './env.ts';
 import { putVolumeTar, singleFileTar } from './helper.ts';
 import { leaseKey, withLease } from './lease.ts';
+import { execText } from './engine-exec.ts';
 import { mariadbExec, mariadbRestore, pgCounts, pgExec, pgRestore, redisKeys, redisPing } from './sources.ts';
 
 export const DRILL_LABEL = 'cdb.drill';
@@ -110,7 +111,8 @@ async function drillComponent(env: BackupEnv, s: Scratch, m: BackupManifest, art
   }
   await c.start();
   if (first.kind === 'postgres') {
-    await until('scratch PostgreSQL', healthMs, async () => pgExec(env.docker, c.id, user, 'template1', 'select 1', 'ping').then(() => true, () => false));
+    // Over TCP: the entrypoint's first-run server listens on the socket only, and stops again.
+    await until('scratch PostgreSQL', healthMs, async () => execText(env.docker, c.id, ['pg_isready', '-q', '-h', '127.0.0.1'], { what: 'pg_isready' }).then(() => pgExec(env.docker, c.id, user, 'template1', 'select 1', 'ping')).then(() => true, () => false));
     for (const a of arts) {
       await pgExec(env.docker, c.id, user, 'template1', `DROP DATABASE IF EXISTS ${ident(a.target)}`, 'drop');
       await pgExec(env.docker, c.id, user, 'template1', `CREATE DATABASE ${ident(a.target)} TEMPLATE template0`, 'create');

@@ -14,7 +14,7 @@ const ADMIN_DB = 'template1';
 const ident = (s: string) => `"${s.replace(/"/g, '""')}"`;
 const lit = (s: string) => `'${s.replace(/'/g, "''")}'`;
 
-async function pg(docker: Docker, d: DbComponent, sql: string, what: string): Promise<string> {
+async function pg(docker: Docker, d: DbComponent, sql: string | readonly string[], what: string): Promise<string> {
   return pgExec(docker, d.containerId, pgUser(d), ADMIN_DB, sql, what);
 }
 
@@ -41,9 +41,8 @@ export async function pgRestoreSide(docker: Docker, d: DbComponent, a: ArtifactE
   const fresh = `${db}${NEW}`;
   const like = (await pg(docker, d, `select pg_get_userbyid(datdba) || '|' || pg_encoding_to_char(encoding) || '|' || datcollate || '|' || datctype from pg_database where datname = ${lit(db)}`, 'read the database settings')).trim();
   const [owner, encoding, collate, ctype] = like ? like.split('|') : [pgUser(d)];
-  await pg(docker, d, `DROP DATABASE IF EXISTS ${ident(fresh)}`, 'drop a leftover restore database');
   const opts = encoding ? ` ENCODING ${lit(encoding)} LC_COLLATE ${lit(collate ?? '')} LC_CTYPE ${lit(ctype ?? '')}` : '';
-  await pg(docker, d, `CREATE DATABASE ${ident(fresh)} TEMPLATE template0 OWNER ${ident(owner ?? pgUser(d))}${opts}`, 'create the restore database');
+  await pg(docker, d, [`DROP DATABASE IF EXISTS ${ident(fresh)}`, `CREATE DATABASE ${ident(fresh)} TEMPLATE template0 OWNER ${ident(owner ?? pgUser(d))}${opts}`], 'create the restore database');
   await pgRestore(docker, d.containerId, pgUser(d), fresh, await open());
   const diff = countDiff(a.counts, await pgCounts(docker, d.containerId, pgUser(d), fresh));
   if (diff) throw new Error(`row counts of ${db} differ after pg_restore: ${diff}`);
@@ -61,7 +60,7 @@ export async function pgSwapIn(docker: Docker, d: DbComponent, db: string): Prom
     had ? `ALTER DATABASE ${ident(db)} RENAME TO ${ident(old)}` : '',
     `ALTER DATABASE ${ident(`${db}${NEW}`)} RENAME TO ${ident(db)}`,
   ].filter(Boolean);
-  for (const s of sql) await pg(docker, d, s, 'swap the restored database in');
+  await pg(docker, d, sql, 'swap the restored database in');
 }
 
 /** Undo for one database, whatever point a restore reached: the database that was there before is back. */
@@ -76,8 +75,7 @@ export async function pgSwapBack(docker: Docker, d: DbComponent, db: string): Pr
   if (await exists(docker, d, db)) {
     await pg(docker, d, `DROP DATABASE ${ident(db)} WITH (FORCE)`, 'drop the half-restored database');
   }
-  await pg(docker, d, `ALTER DATABASE ${ident(old)} RENAME TO ${ident(db)}`, 'put the previous database back');
-  await pg(docker, d, `ALTER DATABASE ${ident(db)} WITH ALLOW_CONNECTIONS true`, 'allow connections again');
+  await pg(docker, d, [`ALTER DATABASE ${ident(old)} RENAME TO ${ident(db)}`, `ALTER DATABASE ${ident(db)} WITH ALLOW_CONNECTIONS true`], 'put the previous database back');
   return 'restored-old';
 }
 

@@ -35,7 +35,7 @@ async function until(what: string, ms: number, probe: () => Promise<boolean>): P
   const deadline = Date.now() + ms;
   while (!(await probe())) {
     if (Date.now() > deadline) throw new Error(`${what} did not come up within ${Math.round(ms / 1000)} s`);
-    await new Promise((r) => setTimeout(r, 300));
+    await new Promise((r) => setTimeout(r, 1000));
   }
 }
 
@@ -114,8 +114,7 @@ async function drillComponent(env: BackupEnv, s: Scratch, m: BackupManifest, art
     // Over TCP: the entrypoint's first-run server listens on the socket only, and stops again.
     await until('scratch PostgreSQL', healthMs, async () => execText(env.docker, c.id, ['pg_isready', '-q', '-h', '127.0.0.1'], { what: 'pg_isready' }).then(() => pgExec(env.docker, c.id, user, 'template1', 'select 1', 'ping')).then(() => true, () => false));
     for (const a of arts) {
-      await pgExec(env.docker, c.id, user, 'template1', `DROP DATABASE IF EXISTS ${ident(a.target)}`, 'drop');
-      await pgExec(env.docker, c.id, user, 'template1', `CREATE DATABASE ${ident(a.target)} TEMPLATE template0`, 'create');
+      await pgExec(env.docker, c.id, user, 'template1', [`DROP DATABASE IF EXISTS ${ident(a.target)}`, `CREATE DATABASE ${ident(a.target)} TEMPLATE template0`], 'create the database');
       await pgRestore(env.docker, c.id, user, a.target, await open(a), { noOwner: true });
       const diff = countDiff(a.counts, await pgCounts(env.docker, c.id, user, a.target));
       checks.push({ component: a.component, target: a.target, ok: !diff, detail: diff || `${Object.keys(a.counts ?? {}).length} tables, ${Object.values(a.counts ?? {}).reduce((n, x) => n + x, 0)} rows match` });

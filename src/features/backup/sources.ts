@@ -66,9 +66,14 @@ export async function pgCounts(docker: Docker, containerId: string, user: string
   }));
 }
 
-/** Runs one SQL statement as the container's database superuser (database name as "$2"). */
-export async function pgExec(docker: Docker, containerId: string, user: string, db: string, sql: string, what: string): Promise<string> {
-  return execText(docker, containerId, ['sh', '-c', `${PG_AUTH}psql -X -At -v ON_ERROR_STOP=1 -d "$2" -c "$3"`, 'sh', user, db, sql], { what });
+/**
+ * Runs SQL statements as the container's database superuser, each in its own `-c` (so DROP and
+ * CREATE DATABASE may follow each other), stopping at the first error: one exec, not one per statement.
+ */
+export async function pgExec(docker: Docker, containerId: string, user: string, db: string, sql: string | readonly string[], what: string): Promise<string> {
+  const statements = typeof sql === 'string' ? [sql] : sql;
+  const flags = statements.map((_, i) => `-c "$${i + 3}"`).join(' ');
+  return execText(docker, containerId, ['sh', '-c', `${PG_AUTH}psql -X -At -v ON_ERROR_STOP=1 -d "$2" ${flags}`, 'sh', user, db, ...statements], { what });
 }
 
 /** pg_restore of a custom-format dump read from stdin into an existing database. */

@@ -2,12 +2,12 @@
 // (bench/backup.ts starts it; it prints one JSON line).
 import Docker from 'dockerode';
 import { Redis } from 'ioredis';
-import { buildConfig } from '../src/config/load.ts';
-import { createLogger } from '../src/log.ts';
+import { buildConfig } from '../src/shared/config/load.ts';
+import { createLogger } from '../src/shared/log.ts';
 import backupJob from '../jobs/backup.ts';
 import restoreJob from '../jobs/restore.ts';
 import drillJob from '../jobs/drill.ts';
-import type { BackupResult, DrillResult, RestoreResult } from '../src/contracts/backup.ts';
+import type { BackupResult, DrillResult, RestoreResult } from '../src/shared/contracts/backup.ts';
 
 const what = process.argv[2] as 'backup' | 'restore' | 'drill' | 'idle';
 const file = JSON.parse(process.env.CDB_BENCH_CONFIG ?? '{}') as Record<string, unknown>;

@@ -1,8 +1,8 @@
-import { defineCommand } from '../src/registry/define-command.ts';
-import { backupArgs, type BackupResult } from '../src/contracts/backup.ts';
-import { context, esc, header, section } from '../src/render/blocks.ts';
-import { textTable } from '../src/render/table.ts';
-import { bytes } from '../src/render/backup-report.ts';
+import { defineCommand } from '../src/shared/registry/define-command.ts';
+import { backupArgs, type BackupResult } from '../src/shared/contracts/backup.ts';
+import { context, esc, header, section } from '../src/shared/render/blocks.ts';
+import { textTable } from '../src/shared/render/table.ts';
+import { bytes } from '../src/shared/render/backup-report.ts';
 
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 

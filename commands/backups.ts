@@ -1,8 +1,8 @@
-import { defineCommand } from '../src/registry/define-command.ts';
-import { backupsArgs, type BackupsResult, type BackupSummary } from '../src/contracts/backup.ts';
-import { context, esc, header, section } from '../src/render/blocks.ts';
-import { textTable } from '../src/render/table.ts';
-import { age, bytes } from '../src/render/backup-report.ts';
+import { defineCommand } from '../src/shared/registry/define-command.ts';
+import { backupsArgs, type BackupsResult, type BackupSummary } from '../src/shared/contracts/backup.ts';
+import { context, esc, header, section } from '../src/shared/render/blocks.ts';
+import { textTable } from '../src/shared/render/table.ts';
+import { age, bytes } from '../src/shared/render/backup-report.ts';
 
 function rows(r: BackupsResult, now: number): string[][] {
   return r.backups.map((b: BackupSummary) => [

@@ -1,6 +1,6 @@
-import { defineCommand } from '../src/registry/define-command.ts';
-import { drillArgs, type DrillResult } from '../src/contracts/backup.ts';
-import { drillBlocks, drillTable, drillVerdict } from '../src/render/backup-report.ts';
+import { defineCommand } from '../src/shared/registry/define-command.ts';
+import { drillArgs, type DrillResult } from '../src/shared/contracts/backup.ts';
+import { drillBlocks, drillTable, drillVerdict } from '../src/shared/render/backup-report.ts';
 
 export default defineCommand({
   kind: 'job',

@@ -1,8 +1,8 @@
-import { defineCommand } from '../src/registry/define-command.ts';
-import { restoreArgs, restorePlanFingerprint, type RestorePlan, type RestoreResult } from '../src/contracts/backup.ts';
-import { context, esc, header, section, type Block } from '../src/render/blocks.ts';
-import { textTable } from '../src/render/table.ts';
-import { age, bytes } from '../src/render/backup-report.ts';
+import { defineCommand } from '../src/shared/registry/define-command.ts';
+import { restoreArgs, restorePlanFingerprint, type RestorePlan, type RestoreResult } from '../src/shared/contracts/backup.ts';
+import { context, esc, header, section, type Block } from '../src/shared/render/blocks.ts';
+import { textTable } from '../src/shared/render/table.ts';
+import { age, bytes } from '../src/shared/render/backup-report.ts';
 
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 

@@ -1,5 +1,5 @@
 import { defineJob } from '../src/worker/define-job.ts';
-import { backupArgs, type BackupResult } from '../src/contracts/backup.ts';
+import { backupArgs, type BackupResult } from '../src/shared/contracts/backup.ts';
 import { backupNow } from '../src/features/backup/backup-command.ts';
 import { backupEnv } from '../src/features/backup/env.ts';
 

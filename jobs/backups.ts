@@ -1,5 +1,5 @@
 import { defineJob } from '../src/worker/define-job.ts';
-import { backupsArgs, type BackupsResult } from '../src/contracts/backup.ts';
+import { backupsArgs, type BackupsResult } from '../src/shared/contracts/backup.ts';
 import { backupEnv } from '../src/features/backup/env.ts';
 
 export default defineJob({

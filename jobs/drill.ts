@@ -1,10 +1,10 @@
 import { defineJob } from '../src/worker/define-job.ts';
-import { drillArgs, type DrillResult } from '../src/contracts/backup.ts';
+import { drillArgs, type DrillResult } from '../src/shared/contracts/backup.ts';
 import { backupEnv } from '../src/features/backup/env.ts';
 import { runDrill } from '../src/features/backup/drill.ts';
 import { isScheduledDrill } from '../src/features/backup/drill-schedule.ts';
 import { reportScheduledDrill } from '../src/features/backup/drill-incident.ts';
-import { isOpsError } from '../src/errors.ts';
+import { isOpsError } from '../src/shared/errors.ts';
 
 export default defineJob({
   name: 'drill',

@@ -1,5 +1,5 @@
 import { defineJob } from '../src/worker/define-job.ts';
-import { restorePlanArgs, type RestorePlan } from '../src/contracts/backup.ts';
+import { restorePlanArgs, type RestorePlan } from '../src/shared/contracts/backup.ts';
 import { backupEnv } from '../src/features/backup/env.ts';
 import { restorePlan } from '../src/features/backup/restore-command.ts';
 

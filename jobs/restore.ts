@@ -1,6 +1,6 @@
 import { defineJob } from '../src/worker/define-job.ts';
-import { restoreArgs, type RestoreResult } from '../src/contracts/backup.ts';
-import { OpsError } from '../src/errors.ts';
+import { restoreArgs, type RestoreResult } from '../src/shared/contracts/backup.ts';
+import { OpsError } from '../src/shared/errors.ts';
 import { backupEnv } from '../src/features/backup/env.ts';
 import { restoreNow } from '../src/features/backup/restore-command.ts';
 

@@ -9,10 +9,10 @@ import { join } from 'node:path';
 import { ensureDbImage } from '../support/db-images.ts';
 import { runCommand } from '../support/images.ts';
 import { randomSuffix, startComposeStack, waitFor, type ComposeStack } from '../support/compose-stack.ts';
-import { buildConfig } from '../../src/config/load.ts';
-import { createLogger } from '../../src/log.ts';
+import { buildConfig } from '../../src/shared/config/load.ts';
+import { createLogger } from '../../src/shared/log.ts';
 import type { JobContext } from '../../src/worker/define-job.ts';
-import type { Notice } from '../../src/contracts/envelope.ts';
+import type { Notice } from '../../src/shared/contracts/envelope.ts';
 import { jobRedis } from '../support/harness.ts';
 
 export const T = 300_000;

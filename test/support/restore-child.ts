@@ -2,8 +2,8 @@
 // (test/integration/backup-drill.test.ts). Config and ids come from the environment.
 import Docker from 'dockerode';
 import { Redis } from 'ioredis';
-import { buildConfig } from '../../src/config/load.ts';
-import { createLogger } from '../../src/log.ts';
+import { buildConfig } from '../../src/shared/config/load.ts';
+import { createLogger } from '../../src/shared/log.ts';
 import restoreJob from '../../jobs/restore.ts';
 
 const file = JSON.parse(process.env.CDB_TEST_CONFIG ?? '{}') as Record<string, unknown>;

@@ -9,14 +9,14 @@ import { promisify } from 'node:util';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { generateIdentity, identityToRecipient } from 'age-encryption';
-import { buildRegistry, resolveCommand } from '../../src/registry/registry.ts';
-import type { AnyCommand } from '../../src/registry/define-command.ts';
+import { buildRegistry, resolveCommand } from '../../src/shared/registry/registry.ts';
+import type { AnyCommand } from '../../src/shared/registry/define-command.ts';
 import backup from '../../commands/backup.ts';
 import backups from '../../commands/backups.ts';
 import restore, { isRestorePlan, restorePlanLines } from '../../commands/restore.ts';
 import drill from '../../commands/drill.ts';
-import { OpsError } from '../../src/errors.ts';
-import type { BackupManifest, RestorePlan } from '../../src/contracts/backup.ts';
+import { OpsError } from '../../src/shared/errors.ts';
+import type { BackupManifest, RestorePlan } from '../../src/shared/contracts/backup.ts';
 import { TarHasher } from '../../src/features/backup/tar-hash.ts';
 import { toKeep } from '../../src/features/backup/retention.ts';
 import { kindFromProcesses } from '../../src/features/backup/discover.ts';
@@ -26,7 +26,7 @@ import { ExecDemux } from '../../src/features/backup/engine-exec.ts';
 import { checkStored, decryptTest, openArtifact, writeArtifact } from '../../src/features/backup/artifact.ts';
 import { decrypterFor } from '../../src/features/backup/age-keys.ts';
 import { dependentsOf } from '../../src/features/backup/plan.ts';
-import { backupSection } from '../../src/config/backup-schema.ts';
+import { backupSection } from '../../src/shared/config/backup-schema.ts';
 
 const registry = buildRegistry([backup, backups, restore, drill] as AnyCommand[]);
 

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { Decrypter, Encrypter, identityToRecipient } from 'age-encryption';
-import type { BackupConfig } from '../../config/backup-schema.ts';
-import { OpsError } from '../../errors.ts';
+import type { BackupConfig } from '../../shared/config/backup-schema.ts';
+import { OpsError } from '../../shared/errors.ts';
 
 const IDENTITY = /^AGE-SECRET-KEY-1[0-9A-Z]{50,}$/;
 

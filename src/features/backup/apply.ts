@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import type Docker from 'dockerode';
-import type { ArtifactEntry } from '../../contracts/backup.ts';
-import { waitReady } from '../../rollback/health.ts';
+import type { ArtifactEntry } from '../../shared/contracts/backup.ts';
+import { waitReady } from '../rollback/health.ts';
 import { pgUser, type DbComponent, type VolumeComponent } from './discover.ts';
 import { clearVolume, putVolumeTar, singleFileTar, volumeTar, withVolumeHelper } from './helper.ts';
 import { mariadbExec, mariadbRestore, pgCounts, pgExec, pgRestore, redisKeys, redisPing } from './sources.ts';

@@ -6,8 +6,8 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import type { Decrypter } from 'age-encryption';
-import type { ArtifactEntry } from '../../contracts/backup.ts';
-import { OpsError } from '../../errors.ts';
+import type { ArtifactEntry } from '../../shared/contracts/backup.ts';
+import { OpsError } from '../../shared/errors.ts';
 import { encrypterFor } from './age-keys.ts';
 
 /** Counts and hashes what flows through, unchanged. */

@@ -1,4 +1,4 @@
-import type { BackupResult } from '../../contracts/backup.ts';
+import type { BackupResult } from '../../shared/contracts/backup.ts';
 import { discover, pick } from './discover.ts';
 import { exclusive, type BackupEnv } from './env.ts';
 import { copyOffsite } from './offsite.ts';

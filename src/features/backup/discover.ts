@@ -1,8 +1,8 @@
 import type Docker from 'dockerode';
-import type { BackupConfig } from '../../config/backup-schema.ts';
-import type { ComponentKind, RuntimeSpec } from '../../contracts/backup.ts';
-import { OpsError } from '../../errors.ts';
-import { dockerCall } from '../../worker/docker-errors.ts';
+import type { BackupConfig } from '../../shared/config/backup-schema.ts';
+import type { ComponentKind, RuntimeSpec } from '../../shared/contracts/backup.ts';
+import { OpsError } from '../../shared/errors.ts';
+import { dockerCall } from '../../host/docker-errors.ts';
 import { execText } from './engine-exec.ts';
 
 export interface DbComponent {

@@ -1,7 +1,7 @@
-import type { DrillResult } from '../../contracts/backup.ts';
-import type { Notice } from '../../contracts/envelope.ts';
+import type { DrillResult } from '../../shared/contracts/backup.ts';
+import type { Notice } from '../../shared/contracts/envelope.ts';
 import type { BackupEnv } from './env.ts';
-import { drillBlocks, drillVerdict } from '../../render/backup-report.ts';
+import { drillBlocks, drillVerdict } from '../../shared/render/backup-report.ts';
 
 interface OpenIncident {
   readonly id: string;

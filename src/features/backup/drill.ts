@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { Decrypter } from 'age-encryption';
 import type Docker from 'dockerode';
-import type { ArtifactEntry, BackupManifest, DrillCheck, DrillResult } from '../../contracts/backup.ts';
+import type { ArtifactEntry, BackupManifest, DrillCheck, DrillResult } from '../../shared/contracts/backup.ts';
 import { decrypterFor } from './age-keys.ts';
 import { countDiff, volumeDiff } from './apply.ts';
 import { checkStored, decryptTest, openArtifact } from './artifact.ts';

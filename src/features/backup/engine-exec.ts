@@ -1,6 +1,6 @@
 import { PassThrough, Transform, type Readable, type TransformCallback } from 'node:stream';
 import type Docker from 'dockerode';
-import { dockerCall } from '../../worker/docker-errors.ts';
+import { dockerCall } from '../../host/docker-errors.ts';
 
 const STDERR_KEEP = 64 * 1024;
 

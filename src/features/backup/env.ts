@@ -1,5 +1,5 @@
 import type { JobContext } from '../../worker/define-job.ts';
-import { keyPrefix } from '../../queue/names.ts';
+import { keyPrefix } from '../../shared/queue/names.ts';
 import { leaseKey, withLease } from './lease.ts';
 import { BackupStore } from './store.ts';
 

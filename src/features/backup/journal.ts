@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { Actor, Origin } from '../../contracts/envelope.ts';
+import type { Actor, Origin } from '../../shared/contracts/envelope.ts';
 
 /**
  * A restore in Redis, written before each step that changes the stack: which containers were

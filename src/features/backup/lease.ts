@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { OpsError } from '../../errors.ts';
+import { OpsError } from '../../shared/errors.ts';
 
 const RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
 const RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end";

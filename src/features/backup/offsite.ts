@@ -2,10 +2,10 @@ import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { NodeSSH } from 'node-ssh';
-import type { BackupConfig } from '../../config/backup-schema.ts';
-import type { BackupManifest, OffsiteState } from '../../contracts/backup.ts';
-import { isBackupName } from '../../contracts/backup.ts';
-import { hostKeyVerifier, pinnedHostKeys } from '../../worker/docker-client.ts';
+import type { BackupConfig } from '../../shared/config/backup-schema.ts';
+import type { BackupManifest, OffsiteState } from '../../shared/contracts/backup.ts';
+import { isBackupName } from '../../shared/contracts/backup.ts';
+import { hostKeyVerifier, pinnedHostKeys } from '../../host/docker-client.ts';
 import type { BackupEnv } from './env.ts';
 import { MANIFEST } from './store.ts';
 

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import type { ArtifactEntry, BackupManifest, RestorePlan, RestorePlanItem } from '../../contracts/backup.ts';
-import { OpsError } from '../../errors.ts';
-import { readComposeFacts } from '../../rollback/compose-files.ts';
-import { stackFilesFor } from '../../rollback/stack-files.ts';
+import type { ArtifactEntry, BackupManifest, RestorePlan, RestorePlanItem } from '../../shared/contracts/backup.ts';
+import { OpsError } from '../../shared/errors.ts';
+import { readComposeFacts } from '../rollback/compose-files.ts';
+import { hostFilesFor } from '../../host/host-files.ts';
 import { checkStored } from './artifact.ts';
 import { discover, type Component } from './discover.ts';
 import type { BackupEnv } from './env.ts';
@@ -54,7 +54,7 @@ export async function buildRestorePlan(env: BackupEnv, target: string, asked: re
   for (const a of manifest.artifacts.filter((x) => chosen.includes(x.component))) await checkStored(env.store.path(manifest.name, a.file), a, manifest.name);
 
   const found = await discover(env.docker, env.project, { ...env.config.backup, services: undefined, volumes: undefined, exclude: [] });
-  const files = stackFilesFor(env.config);
+  const files = hostFilesFor(env.config, 'inspect');
   const facts = await readComposeFacts(files, env.config.stack.composeFiles).finally(() => files.close().catch(() => undefined));
   const containers = await env.docker.listContainers({ all: true, filters: { label: [`com.docker.compose.project=${env.project}`] } });
   const running = (service: string) => containers.filter((c) => c.Labels['com.docker.compose.service'] === service && c.State === 'running');

@@ -1,11 +1,11 @@
 import type Docker from 'dockerode';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { ApprovalStore } from '../../approval/store.ts';
-import { AuditLog } from '../../audit/audit.ts';
-import type { Config } from '../../config/schema.ts';
-import { keyPrefix } from '../../queue/names.ts';
-import type { ReplyQueue } from '../../worker/reply-queue.ts';
+import { ApprovalStore } from '../../shared/approval/store.ts';
+import { AuditLog } from '../../shared/audit/audit.ts';
+import type { Config } from '../../shared/config/schema.ts';
+import { keyPrefix } from '../../shared/queue/names.ts';
+import type { Notice, Reply } from '../../shared/contracts/envelope.ts';
 import { decrypterFor } from './age-keys.ts';
 import { backupEnv } from './env.ts';
 import { journalKey, JournalStore } from './journal.ts';
@@ -19,7 +19,8 @@ export interface RecoveryDeps {
   readonly docker: Docker;
   readonly connection: Redis;
   readonly log: Logger;
-  readonly replies: Pick<ReplyQueue, 'send' | 'notify'>;
+  /** The worker's replies queue (what it wants said in Slack). */
+  readonly replies: { send(reply: Reply): Promise<void>; notify(notice: Omit<Notice, 'type'>): Promise<void> };
 }
 
 /**

@@ -1,5 +1,5 @@
-import type { RestorePlan, RestoreResult } from '../../contracts/backup.ts';
-import { OpsError } from '../../errors.ts';
+import type { RestorePlan, RestoreResult } from '../../shared/contracts/backup.ts';
+import { OpsError } from '../../shared/errors.ts';
 import { decrypterFor } from './age-keys.ts';
 import { decryptTest } from './artifact.ts';
 import { exclusive, type BackupEnv } from './env.ts';

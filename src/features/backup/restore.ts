@@ -1,9 +1,9 @@
 import type { Readable } from 'node:stream';
 import type { Decrypter } from 'age-encryption';
 import type Docker from 'dockerode';
-import type { ArtifactEntry, BackupManifest, ComponentTiming, RestoreResult } from '../../contracts/backup.ts';
-import { OpsError } from '../../errors.ts';
-import { waitReady } from '../../rollback/health.ts';
+import type { ArtifactEntry, BackupManifest, ComponentTiming, RestoreResult } from '../../shared/contracts/backup.ts';
+import { OpsError } from '../../shared/errors.ts';
+import { waitReady } from '../rollback/health.ts';
 import { mariadbReplace, pgDropOld, pgRestoreSide, pgSwapBack, pgSwapIn, redisReplace, startContainer, stopContainer, volumeReplace } from './apply.ts';
 import { openArtifact } from './artifact.ts';
 import { databases, type Component, type DbComponent } from './discover.ts';

@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { BackupManifest } from '../../contracts/backup.ts';
+import type { BackupManifest } from '../../shared/contracts/backup.ts';
 import type { BackupEnv } from './env.ts';
 import { pruneOffsite } from './offsite.ts';
 

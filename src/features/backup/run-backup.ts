@@ -1,9 +1,9 @@
 import { join } from 'node:path';
 import type { Transform } from 'node:stream';
 import type Docker from 'dockerode';
-import type { BackupConfig } from '../../config/backup-schema.ts';
-import type { ArtifactEntry, BackupManifest } from '../../contracts/backup.ts';
-import { OpsError, isOpsError } from '../../errors.ts';
+import type { BackupConfig } from '../../shared/config/backup-schema.ts';
+import type { ArtifactEntry, BackupManifest } from '../../shared/contracts/backup.ts';
+import { OpsError, isOpsError } from '../../shared/errors.ts';
 import { checkStored, writeArtifact } from './artifact.ts';
 import { databases, type Component, type DbComponent } from './discover.ts';
 import { volumeTar, withVolumeHelper } from './helper.ts';

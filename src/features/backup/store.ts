@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { isBackupName, type BackupManifest, type BackupSummary, type OffsiteState } from '../../contracts/backup.ts';
-import { OpsError } from '../../errors.ts';
+import { isBackupName, type BackupManifest, type BackupSummary, type OffsiteState } from '../../shared/contracts/backup.ts';
+import { OpsError } from '../../shared/errors.ts';
 
 export const MANIFEST = 'manifest.json';
 export const OFFSITE = 'offsite.json';

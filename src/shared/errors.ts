@@ -22,7 +22,8 @@ export const ERROR_CODES = {
   JOB_FAILED: 'The worker could not finish the job.',
   BACKUP_INVALID: 'A backup failed verification (checksum, decryption, manifest or project); nothing was touched.',
   BACKUP_KEY_MISSING: 'An encrypted backup was to be read but the private key (backup.identityFile) is missing or does not match.',
-  STACK_BUSY: 'Another tag or rollback holds the stack’s lock.',
+  STACK_BUSY: 'Another tag or rollback holds the stack’s lock, or an interrupted rollback is being recovered.',
+  HANDED_OVER: 'The worker lost its hold on a running rollback; another worker finishes or reverts it and reports.',
   PLAN_CHANGED: 'The stack moved on since the request was approved: what would run is no longer what was approved.',
   PLAN_FAILED: 'The worker could not work out what an approval request would change.',
   TAG_EXISTS: 'A rollback tag with that name exists already.',
@@ -30,6 +31,7 @@ export const ERROR_CODES = {
   LOGS_UNAVAILABLE: 'Loki did not answer and Docker has no container to read the logs from instead.',
   ALERTS_NOT_RUNNING: 'The alert watcher is not running in the worker process that took the job.',
   JOB_TIMEOUT: 'The job took longer than its time limit.',
+  JOB_LOST: 'The job the bot was waiting on disappeared from Redis (e.g. a Redis without persistence restarted) before the worker answered.',
   INTERNAL: 'An unexpected error; details are in the logs under the request id.',
 } as const;
 

@@ -9,6 +9,8 @@ import { startWorker } from '../worker/run-worker.ts';
 import { startDoctorSchedule } from '../features/doctor/schedule.ts';
 import { startAlertWatcher } from '../features/alerts/watcher.ts';
 import { startRecoverySweeper } from '../features/rollback/recovery-sweeper.ts';
+import { startRestoreRecovery } from '../features/backup/recover.ts';
+import { startDrillSchedule } from '../features/backup/drill-schedule.ts';
 
 export interface RunningWorkerProcess {
   /** Its Redis connection and Engine client, for /healthz and /metrics. */
@@ -26,6 +28,9 @@ export async function startWorkerProcess(config: Config, log: Logger, jobsOverri
   // Rollbacks whose worker died are finished or reverted: at start, then every few seconds.
   const sweeper = startRecoverySweeper({ config, docker, redis: connection, log, send: (r) => running.replies.send(r) });
   await startDoctorSchedule(config, connection, log);
+  await startDrillSchedule(config, connection, log);
+  // A restore interrupted by a killed worker is finished or undone here (or by any live worker).
+  const recovery = startRestoreRecovery({ config, docker, connection, log, replies: running.replies });
   const alerts = await startAlertWatcher({ config, docker, connection, log });
   log.info({ jobs: [...jobs.keys()], docker: config.stack.docker, concurrency: config.worker.concurrency }, 'worker started');
   return {
@@ -35,6 +40,7 @@ export async function startWorkerProcess(config: Config, log: Logger, jobsOverri
       // Running jobs (a rollback) finish before close() resolves; their journals end with them.
       await sweeper.stop();
       await alerts.close();
+      await recovery.close();
       await running.close();
       await connection.quit();
     },

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { durationSchema } from '../duration.ts';
 import { CHECK_IDS, type CheckId } from '../contracts/doctor.ts';
+import { backupSection } from './backup-schema.ts';
 
 const slackUserId = z.string().regex(/^[UW][A-Z0-9]{2,}$/, 'a Slack user ID such as U012ABCDEF');
 const slackGroupId = z.string().regex(/^S[A-Z0-9]{2,}$/, 'a Slack user-group ID such as S012ABCDEF');
@@ -210,6 +211,7 @@ export const configSchema = z
       })
       .strict()
       .default({ enabled: true, host: '127.0.0.1', botPort: 9464, workerPort: 9465 }),
+    backup: backupSection,
   })
   .strict();
 

@@ -80,7 +80,9 @@ export async function dispatch(req: CommandRequest, deps: DispatchDeps): Promise
     }
     const envelope: JobEnvelope = { requestId, command: command.name, args, actor: req.actor, origin: req.origin, requestedAt: started };
     // The job id is the request id: a retried enqueue of the same request cannot run twice.
-    await deps.jobs.add(command.job, envelope, { jobId: requestId, removeOnComplete: 1000, removeOnFail: 5000 });
+    // A user's job carries a priority; alert ticks, schedules and approved jobs carry none, and BullMQ
+    // takes those first, so a flood of commands never queues ahead of them (docs/security.md).
+    await deps.jobs.add(command.job, envelope, { jobId: requestId, priority: deps.config.security.userJobPriority, removeOnComplete: 1000, removeOnFail: 5000 });
     await deps.audit.record({ requestId, command: command.name, args, actor: req.actor, via, outcome: 'accepted' });
     log.info({ cmd: command.name }, 'job enqueued');
     const text = `\`/cdb ${command.name}\` is on its way (request \`${requestId}\`). The result will be posted here.`;

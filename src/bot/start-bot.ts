@@ -49,11 +49,12 @@ export interface RunningBot {
 /** `registry` replaces the commands/ folder (tests add commands of their own). */
 export async function startBot(config: Config, log: Logger, registry?: Registry): Promise<RunningBot> {
   const core = await startBotCore(config, log, registry);
-  const { app, approvals } = createSlackApp({ config, registry: core.registry, jobs: core.jobs, audit: core.audit, log, redis: core.redis });
+  const { app, approvals, listen } = createSlackApp({ config, registry: core.registry, jobs: core.jobs, audit: core.audit, log, redis: core.redis });
   const slackSink = new SlackSink(app.client, core.redis, core.registry, keyPrefix(config), config.channels.alerts);
   const replies = consumeReplies(config, core, new ApprovalAwareSink(slackSink, approvals), log);
-  const started: unknown = config.slack.mode === 'http' ? await app.start(config.slack.port) : await app.start();
-  const server = config.slack.mode === 'http' ? (started as Server) : undefined;
+  // HTTP: our own server, the signed-request gate in front of Bolt's receiver (http-gate.ts).
+  const server = listen ? await listen(config.slack.port) : undefined;
+  if (!listen) await app.start();
   // Expiry, recovery of approved-but-unqueued requests and the group mirror; all state is in Redis.
   const sweeper = startApprovalSweeper(approvals, log);
   log.info({ mode: config.slack.mode, project: config.stack.project }, 'bot started');
@@ -65,7 +66,12 @@ export async function startBot(config: Config, log: Logger, registry?: Registry)
       if (closed) return;
       closed = true;
       await sweeper.stop();
-      await app.stop();
+      if (server) {
+        server.closeAllConnections();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      } else {
+        await app.stop();
+      }
       await replies.close();
       await core.close();
     },

@@ -1,6 +1,11 @@
 // Helpers that produce requests exactly as Slack sends them to an app's Request URL:
 // the v0 signature headers, slash-command form bodies and interactive `payload=` bodies.
-import { createHmac } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
+
+/** A trigger_id shaped like Slack's (`<digits>.<digits>.<hex>`), different on every call. */
+export function freshTriggerId(): string {
+  return `${Date.now()}.${randomBytes(4).readUInt32BE()}.${randomBytes(16).toString('hex')}`;
+}
 
 export interface SlackSignatureHeaders {
   'x-slack-signature': string;
@@ -61,7 +66,9 @@ const SLASH_ORDER: ReadonlyArray<keyof SlashCommandFields> = [
 
 /** The `application/x-www-form-urlencoded` body Slack POSTs for a slash command invocation. */
 export function slashCommandBody(fields: Partial<SlashCommandFields> = {}): string {
-  const all: Partial<SlashCommandFields> = { ...slashCommandDefaults, ...fields };
+  // Slack gives every invocation its own trigger_id: two identical commands are two different bodies
+  // (and signatures), which the bot's replay protection relies on.
+  const all: Partial<SlashCommandFields> = { ...slashCommandDefaults, trigger_id: freshTriggerId(), ...fields };
   const params = new URLSearchParams();
   for (const key of SLASH_ORDER) {
     const value = all[key];

@@ -31,7 +31,7 @@ function actorOf(body: Json): Actor {
 function limitedText(v: Extract<GuardVerdict, { kind: 'limited' }>, name: string, windowSeconds: number): string {
   const seconds = Math.max(1, Math.ceil(v.retryAfterMs / 1000));
   const at = Math.floor((Date.now() + v.retryAfterMs) / 1000);
-  const per = windowSeconds === 60 ? 'a minute' : `${windowSeconds} s`;
+  const per = windowSeconds === 60 ? 'a minute' : windowSeconds === 3600 ? 'an hour' : `${windowSeconds} s`;
   const what = v.scope === 'command' ? `\`/cdb ${name}\` is limited to ${v.limit} runs per person in ${per}` : `You can run ${v.limit} commands in ${per}`;
   return `:stopwatch: Slow down: ${what}. Try again in ${seconds} s (<!date^${at}^at {time_secs}|at ${new Date(at * 1000).toISOString()}>). Nothing was queued.`;
 }

@@ -5,8 +5,9 @@ import type { SecurityConfig } from '../config/schema.ts';
 /**
  * Replay protection and rate limits in one Redis round trip (one Lua call), so the ack pays for one
  * call at most. Dedupe keys are `SET NX PX`: the first sighting wins, every later one is a duplicate.
- * Rate keys are fixed-window counters per (user) and per (user, command), windowed on Redis's clock
- * so every bot replica counts alike; a refused request does not count.
+ * Rate keys are counters per (user) and per (user, command) whose window opens with the first
+ * command and lasts `windowSeconds` (the key's TTL, on Redis's clock, so every bot replica counts
+ * alike); a refused request does not count.
  *
  * KEYS: n dedupe keys, then the rate keys.  ARGV: n, dedupe TTL ms, window ms, then one limit per rate key.
  * Returns {'dup', index} | {'limited', retryAfterMs, index} | {'ok'}.
@@ -16,18 +17,16 @@ local n = tonumber(ARGV[1])
 for i = 1, n do
   if not redis.call('SET', KEYS[i], '1', 'NX', 'PX', ARGV[2]) then return {'dup', i} end
 end
-local window = tonumber(ARGV[3])
-local t = redis.call('TIME')
-local nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local slot = math.floor(nowMs / window)
-local retry = (slot + 1) * window - nowMs
 for j = n + 1, #KEYS do
-  local count = tonumber(redis.call('GET', KEYS[j] .. ':' .. slot) or '0')
-  if count >= tonumber(ARGV[3 + j - n]) then return {'limited', retry, j - n} end
+  local count = tonumber(redis.call('GET', KEYS[j]) or '0')
+  if count >= tonumber(ARGV[3 + j - n]) then
+    local ttl = redis.call('PTTL', KEYS[j])
+    if ttl < 0 then ttl = tonumber(ARGV[3]) end
+    return {'limited', ttl, j - n}
+  end
 end
 for j = n + 1, #KEYS do
-  local k = KEYS[j] .. ':' .. slot
-  if redis.call('INCR', k) == 1 then redis.call('PEXPIRE', k, window * 2) end
+  if redis.call('INCR', KEYS[j]) == 1 then redis.call('PEXPIRE', KEYS[j], ARGV[3]) end
 end
 return {'ok'}
 `;

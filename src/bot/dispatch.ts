@@ -7,7 +7,7 @@ import { OpsError, toUserError } from '../errors.ts';
 import type { AuditLog } from '../audit/audit.ts';
 import { authorize, checkChannel, type GroupDirectory } from '../auth/authorize.ts';
 import { resolveCommand, type Registry } from '../registry/registry.ts';
-import type { SlackMessage } from '../registry/define-command.ts';
+import type { SlackMessage, StepUpEnroller } from '../registry/define-command.ts';
 import { plainText } from '../render/blocks.ts';
 import { needsApproval } from '../approval/policy.ts';
 import type { ApprovalGateway } from '../approval/service.ts';
@@ -22,6 +22,8 @@ export interface DispatchDeps {
   readonly log: Logger;
   /** Two-person approval (Slack only); without it, commands needing approval are refused. */
   readonly approvals?: ApprovalGateway;
+  /** Step-up enrollment by DM (Slack only). */
+  readonly stepUp?: StepUpEnroller;
 }
 
 export interface CommandRequest {
@@ -62,7 +64,7 @@ export async function dispatch(req: CommandRequest, deps: DispatchDeps): Promise
     if (command.role !== 'everyone') checkChannel(req.origin.channel, deps.config);
     await authorize(req.actor, command.role, deps.config, deps.groups);
     if (command.kind === 'answer') {
-      const answerCtx = { actor: req.actor, origin: req.origin, registry: deps.registry, approvals: deps.approvals?.reader };
+      const answerCtx = { actor: req.actor, origin: req.origin, registry: deps.registry, approvals: deps.approvals?.reader, audit: deps.audit, stepUp: deps.stepUp };
       const message = await command.answer(parsed, answerCtx);
       const plain = await command.text(parsed, answerCtx);
       await deps.audit.record({ requestId, command: command.name, args, actor: req.actor, via, outcome: 'answered', durationMs: Date.now() - started });

@@ -11,6 +11,7 @@ import { createSlackApp } from './create-app.ts';
 import { startReplyConsumer, type ReplySink } from './reply-consumer.ts';
 import { SlackSink } from './slack-sink.ts';
 import { ApprovalAwareSink, startApprovalSweeper } from '../approval/sweeper.ts';
+import { startCheckpoints } from './audit-checkpoints.ts';
 
 export interface BotCore {
   readonly redis: Redis;
@@ -25,7 +26,7 @@ export async function startBotCore(config: Config, log: Logger, registryOverride
   const redis = connectRedis(config, log);
   const registry = registryOverride ?? (await loadRegistry());
   const jobs = new Queue(JOBS_QUEUE, { connection: redis, prefix: queuePrefix(config) });
-  const audit = new AuditLog(redis, log, `${keyPrefix(config)}:audit`, config.audit.streamMaxLen);
+  const audit = new AuditLog(redis, log, `${keyPrefix(config)}:audit`, config.audit.streamMaxLen, config.secrets.auditKey);
   return {
     redis, registry, jobs, audit,
     async close() {
@@ -57,6 +58,7 @@ export async function startBot(config: Config, log: Logger, registry?: Registry)
   if (!listen) await app.start();
   // Expiry, recovery of approved-but-unqueued requests and the group mirror; all state is in Redis.
   const sweeper = startApprovalSweeper(approvals, log);
+  const checkpoints = startCheckpoints({ config, audit: core.audit, redis: core.redis, client: app.client, log });
   log.info({ mode: config.slack.mode, project: config.stack.project }, 'bot started');
   let closed = false;
   return {
@@ -65,6 +67,7 @@ export async function startBot(config: Config, log: Logger, registry?: Registry)
     async close() {
       if (closed) return;
       closed = true;
+      checkpoints.stop();
       await sweeper.stop();
       if (server) {
         server.closeAllConnections();

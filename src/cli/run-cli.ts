@@ -4,7 +4,7 @@ import type { Config } from '../config/schema.ts';
 import type { Actor } from '../contracts/envelope.ts';
 import { toUserError } from '../errors.ts';
 import { plainText } from '../render/blocks.ts';
-import { AuditLog } from '../audit/audit.ts';
+import { AuditLog, type AuditQuery } from '../audit/audit.ts';
 import { connectRedis, keyPrefix } from '../queue/names.ts';
 import { loadRegistry, resolveCommand, type Registry } from '../registry/registry.ts';
 import { needsApproval } from '../approval/policy.ts';
@@ -14,6 +14,7 @@ import { newRequestId } from '../bot/dispatch.ts';
 import { createDocker } from '../worker/docker-client.ts';
 import { loadJobs } from '../worker/job-registry.ts';
 import { runJobInline } from '../worker/run-inline.ts';
+import { runAuditVerify } from './audit-verify.ts';
 
 export interface CliOptions {
   readonly argv: string[];
@@ -37,6 +38,14 @@ function joinArgv(argv: string[]): string {
  * Slack identity, so they can neither request nor approve; `cdb approvals` shows the requests.
  */
 export async function runCli(opts: CliOptions): Promise<number> {
+  if (opts.argv[0] === 'audit' && opts.argv[1] === 'verify') {
+    try {
+      return await runAuditVerify({ ...opts, argv: opts.argv.slice(2) });
+    } catch (err) {
+      opts.stderr.write(`cdb: ${plainText(toUserError(err).message)}\n`);
+      return 2;
+    }
+  }
   const registry = opts.registry ?? (await loadRegistry());
   const requestId = newRequestId();
   const actor: Actor = { userId: `local:${opts.user.toLowerCase().replace(/[^a-z0-9_-]/g, '') || 'user'}`, teamId: 'local' };
@@ -60,7 +69,7 @@ export async function runCli(opts: CliOptions): Promise<number> {
         const client = connectRedis(config); // quiet: an audit append that fails is logged by AuditLog
         redis = client;
         redisClose = () => client.quit().catch(() => client.disconnect());
-        audit = new AuditLog(client, opts.log, `${keyPrefix(config)}:audit`, config.audit.streamMaxLen);
+        audit = new AuditLog(client, opts.log, `${keyPrefix(config)}:audit`, config.audit.streamMaxLen, config.secrets.auditKey);
         store = new ApprovalStore(client, keyPrefix(config));
       }
       return { config, audit, store, redis };
@@ -69,7 +78,7 @@ export async function runCli(opts: CliOptions): Promise<number> {
       overview: (recent) => connect().store.overview(recent),
       get: (id) => connect().store.get(id),
     };
-    const answerCtx = { actor, origin: { kind: 'cli' as const }, registry, approvals };
+    const answerCtx = { actor, origin: { kind: 'cli' as const }, registry, approvals, audit: { query: (q: AuditQuery) => connect().audit.query(q) } };
     if (command.kind === 'answer') {
       opts.stdout.write(`${await command.text(resolved.args, answerCtx)}\n`);
       return 0;

@@ -48,7 +48,7 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
   const { config, jobs, docker, connection, log } = deps;
   const prefix = queuePrefix(config);
   const replies = new ReplyQueue(connection, prefix);
-  const audit = new AuditLog(connection, log, `${keyPrefix(config)}:audit`, config.audit.streamMaxLen);
+  const audit = new AuditLog(connection, log, `${keyPrefix(config)}:audit`, config.audit.streamMaxLen, config.secrets.auditKey);
   const send = replies.send.bind(replies);
   let registry: Promise<Registry> | undefined = deps.registry ? Promise.resolve(deps.registry) : undefined;
   const groups = mirrorDirectory(connection, keyPrefix(config));

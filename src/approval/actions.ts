@@ -35,7 +35,7 @@ function refusalText(refusal: Refusal, r: ApprovalRecord, click: Click): { code:
  * workspace with the right role; then the state machine decides atomically in Redis.
  */
 export async function handleApprovalAction(svc: ApprovalService, body: unknown): Promise<void> {
-  const { config, store, log, groups, registry } = svc.deps;
+  const { log } = svc.deps;
   const parsed = parseClick(body);
   if (!parsed.ok) {
     log.warn({ why: parsed.why, user: parsed.userId }, 'approval click refused');
@@ -43,7 +43,27 @@ export async function handleApprovalAction(svc: ApprovalService, body: unknown):
     if (parsed.userId && parsed.channel) await svc.ephemeral(parsed.channel, parsed.userId, ':no_entry: That button does not belong to a valid approval request. Nothing was done.');
     return;
   }
-  const click = parsed.click;
+  const triggerId = (body as { trigger_id?: unknown }).trigger_id;
+  await decideClick(svc, parsed.click, { triggerId: typeof triggerId === 'string' ? triggerId : undefined });
+}
+
+export interface DecideOptions {
+  /** Opens the step-up code dialog (Slack's trigger_id of the click). */
+  readonly triggerId?: string;
+  /** Set by the step-up dialog once the approver's one-time code checked out. */
+  readonly stepUpVerified?: boolean;
+}
+
+/** Step-up for the riskiest approvals (src/bot/step-up.ts): asks for a code instead of approving. */
+export interface StepUpGate {
+  requires(command: string): boolean;
+  /** Opens the code dialog; a refusal (not enrolled, locked out) is returned for the caller to tell. */
+  challenge(record: ApprovalRecord, click: Click, triggerId: string | undefined): Promise<{ code: ErrorCode; text: string } | undefined>;
+}
+
+/** Decides one well-formed click (or a step-up dialog's confirmed approve) against the stored request. */
+export async function decideClick(svc: ApprovalService, click: Click, opts: DecideOptions = {}): Promise<void> {
+  const { config, store, log, groups, registry } = svc.deps;
   const actor: Actor = { userId: click.by.userId, teamId: click.by.teamId };
   const refuse = async (code: ErrorCode, text: string, record?: ApprovalRecord): Promise<void> => {
     log.info({ approvalId: click.id, user: actor.userId, code }, 'approval click refused');
@@ -81,6 +101,14 @@ export async function handleApprovalAction(svc: ApprovalService, body: unknown):
     if (!command || command.kind !== 'job') return refuse('APPROVAL_TAMPERED', `\`${record.command}\` is not a command this bot knows any more.`, record);
     if (!hasRole(await highestRole(record.requester, config, groups), command.role)) {
       return refuse('APPROVAL_REVOKED', `<@${record.requester.userId}> no longer holds the *${command.role}* role, so this cannot be approved.`, record);
+    }
+    // Riskiest commands: the approver confirms with a one-time code; the dialog comes back here verified.
+    const stepUp = svc.deps.stepUp;
+    if (stepUp?.requires(record.command) && !opts.stepUpVerified) {
+      const refusal = await stepUp.challenge(record, click, opts.triggerId);
+      if (refusal) return refuse(refusal.code, refusal.text, record);
+      log.info({ approvalId: click.id, user: actor.userId }, 'step-up code requested');
+      return;
     }
   }
 

@@ -12,6 +12,7 @@ import { approvalDigest } from './digest.ts';
 import { approvalMessage } from './message.ts';
 import { approvalSettings } from './policy.ts';
 import { runApprovalPlan } from './plan.ts';
+import type { StepUpGate } from './actions.ts';
 import { newApprovalId, type ApprovalStore } from './store.ts';
 import { APPROVAL_ID, type ApprovalReader, type ApprovalRecord, type Person } from './types.ts';
 
@@ -25,6 +26,8 @@ export interface ApprovalServiceDeps {
   readonly client: WebClient;
   /** Role lookups; the bot's directory also refreshes the worker's group mirror. */
   readonly groups: GroupDirectory;
+  /** Step-up codes for the commands configured in security.stepUp.commands. */
+  readonly stepUp?: StepUpGate;
 }
 
 /** What dispatch needs: create a request, and read requests for `/cdb approvals`. */

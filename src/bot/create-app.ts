@@ -20,6 +20,8 @@ import { registerAlertActions } from './alert-actions.ts';
 import { signedGate } from './http-gate.ts';
 import { ENVELOPE_ID, REPLAY_ID, guardMiddleware } from './guard-middleware.ts';
 import { RequestGuard, signedRequestId } from '../security/request-guard.ts';
+import { TotpVault } from '../security/totp-vault.ts';
+import { StepUp } from './step-up.ts';
 
 /** Slack wants an answer within 3 s; anything slower is acked first and answered through response_url. */
 export const ACK_BUDGET_MS = 2000;
@@ -43,6 +45,19 @@ export interface SlackApp {
 function requireSecret(value: string | undefined, name: string): string {
   if (!value) throw new OpsError('CONFIG_INVALID', `${name} is not set. Set ${name}_FILE to a file holding it (or ${name} for local use).`);
   return value;
+}
+
+/** Step-up codes need the key that encrypts their secrets; commands configured without it fail closed. */
+function createStepUp(config: Config, redis: Redis, app: App, deps: BotDeps): StepUp | undefined {
+  const key = config.secrets.stepUpKey;
+  if (!key) {
+    if (config.security.stepUp.commands.length) {
+      throw new OpsError('CONFIG_INVALID', `security.stepUp.commands lists ${config.security.stepUp.commands.join(', ')}, but CDB_STEPUP_KEY_FILE is not set: one-time code secrets need a key to be stored encrypted.`);
+    }
+    return undefined;
+  }
+  const vault = new TotpVault(redis, keyPrefix(config), key, config.security.stepUp);
+  return new StepUp({ config, vault, client: app.client, audit: deps.audit, log: deps.log });
 }
 
 export function createSlackApp(deps: BotDeps): SlackApp {
@@ -76,7 +91,9 @@ export function createSlackApp(deps: BotDeps): SlackApp {
   // Every membership the bot learns is mirrored to Redis for the worker's role re-check.
   const groups = mirroringDirectory(slackGroupDirectory(app.client, log), redis, keyPrefix(config), (err) => log.warn({ err }, 'group mirror not written'));
   const store = new ApprovalStore(redis, keyPrefix(config));
-  const approvals = new ApprovalService({ config, registry: deps.registry, jobs: deps.jobs, audit: deps.audit, log, store, client: app.client, groups });
+  const stepUp = createStepUp(config, redis, app, deps);
+  const approvals = new ApprovalService({ config, registry: deps.registry, jobs: deps.jobs, audit: deps.audit, log, store, client: app.client, groups, stepUp });
+  stepUp?.register(app, approvals);
   registerAlertActions(app, { ...deps, groups, approvals });
 
   app.command(config.slack.command, async ({ command, ack, respond }) => {
@@ -86,7 +103,7 @@ export function createSlackApp(deps: BotDeps): SlackApp {
         actor: { userId: command.user_id, teamId: command.team_id, name: command.user_name },
         origin: { kind: 'slack', channel: command.channel_id },
       },
-      { ...deps, groups, approvals },
+      { ...deps, groups, approvals, stepUp },
     );
     const quick = await Promise.race([pending, new Promise<null>((r) => setTimeout(() => r(null), ACK_BUDGET_MS))]);
     if (quick) {

@@ -15,6 +15,7 @@ import { createDocker } from '../worker/docker-client.ts';
 import { loadJobs } from '../worker/job-registry.ts';
 import { runJobInline } from '../worker/run-inline.ts';
 import { runAuditVerify } from './audit-verify.ts';
+import { runStepUpReset } from './stepup-reset.ts';
 
 export interface CliOptions {
   readonly argv: string[];
@@ -41,6 +42,14 @@ export async function runCli(opts: CliOptions): Promise<number> {
   if (opts.argv[0] === 'audit' && opts.argv[1] === 'verify') {
     try {
       return await runAuditVerify({ ...opts, argv: opts.argv.slice(2) });
+    } catch (err) {
+      opts.stderr.write(`cdb: ${plainText(toUserError(err).message)}\n`);
+      return 2;
+    }
+  }
+  if (opts.argv[0] === 'stepup' && opts.argv[1] === 'reset') {
+    try {
+      return await runStepUpReset({ ...opts, argv: opts.argv.slice(2) });
     } catch (err) {
       opts.stderr.write(`cdb: ${plainText(toUserError(err).message)}\n`);
       return 2;

@@ -147,6 +147,10 @@ export interface RigOptions {
   prefix?: string;
   /** Expiry of `zapfast` in minutes (default 0.05 = 3 s). */
   fastMinutes?: number;
+  /** Config sections added to (or replacing) the rig's, and extra environment for the bot. */
+  file?: Record<string, unknown>;
+  env?: Record<string, string>;
+  registry?: Registry;
 }
 
 export async function startRig(opts: RigOptions = {}): Promise<Rig> {
@@ -156,8 +160,9 @@ export async function startRig(opts: RigOptions = {}): Promise<Rig> {
   slack.setUser(ROBOT, { is_bot: true });
   slack.setUser(GONE, { deleted: true });
   slack.setUsergroup(APPROVER_GROUP, [GRACE]);
-  const file = fileConfig(prefix, undefined, opts.fastMinutes);
-  const env = { SLACK_BOT_TOKEN: slack.botToken, SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_API_URL: slack.apiUrl, SLACK_MODE: 'http', PORT: '0', REDIS_URL: redisUrl };
+  const file = { ...fileConfig(prefix, undefined, opts.fastMinutes), ...opts.file };
+  const env = { SLACK_BOT_TOKEN: slack.botToken, SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_API_URL: slack.apiUrl, SLACK_MODE: 'http', PORT: '0', REDIS_URL: redisUrl, ...opts.env };
+  const rigRegistry = opts.registry ?? registry;
   const config = buildConfig(file, env, '(approval rig)');
   const log = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
@@ -165,7 +170,7 @@ export async function startRig(opts: RigOptions = {}): Promise<Rig> {
   const store = new ApprovalStore(redis, prefix);
   const queue = new Queue(JOBS_QUEUE, { connection: redis, prefix: queuePrefix(config) });
   const boot = async (): Promise<{ bot: RunningBot; eventsUrl: string }> => {
-    const bot = await startBot(config, log, registry);
+    const bot = await startBot(config, log, rigRegistry);
     const { port } = bot.server?.address() as AddressInfo;
     return { bot, eventsUrl: `http://127.0.0.1:${port}/slack/events` };
   };

@@ -112,3 +112,21 @@ export async function postSigned(
   if (opts.signal) init.signal = opts.signal;
   return fetch(url, init);
 }
+
+/**
+ * The `payload=` body of a view_submission for a modal the stand-in opened: `values` maps
+ * block_id → action_id → typed value (plain_text_input), as Slack sends them in view.state.
+ */
+export function viewSubmissionBody(view: { id: string; callback_id?: string; private_metadata?: string; hash?: string },
+  user: { id: string; team_id?: string }, values: Record<string, Record<string, string>>): string {
+  const state = Object.fromEntries(Object.entries(values).map(([block, actions]) => [block,
+    Object.fromEntries(Object.entries(actions).map(([action, value]) => [action, { type: 'plain_text_input', value }]))]));
+  const team = user.team_id ?? 'T0001';
+  return blockActionsBody({
+    type: 'view_submission', team: { id: team, domain: 'example' },
+    user: { id: user.id, username: user.id.toLowerCase(), name: user.id.toLowerCase(), team_id: team },
+    api_app_id: 'A123456', token: 'legacy', trigger_id: freshTriggerId(),
+    view: { id: view.id, team_id: team, type: 'modal', callback_id: view.callback_id ?? '', private_metadata: view.private_metadata ?? '', hash: view.hash ?? '1', state: { values: state }, app_id: 'A123456', bot_id: 'B0CDBBOT' },
+    response_urls: [], is_enterprise_install: false, enterprise: null,
+  });
+}

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { defineCommand, type AnswerContext, type SlackMessage } from '../src/registry/define-command.ts';
-import { capBlocks, context, esc, header, section, type Block } from '../src/render/blocks.ts';
-import type { AuditRow } from '../src/audit/audit.ts';
+import { defineCommand, type AnswerContext, type SlackMessage } from '../src/shared/registry/define-command.ts';
+import { capBlocks, context, esc, header, section, type Block } from '../src/shared/render/blocks.ts';
+import type { AuditRow } from '../src/shared/audit/audit.ts';
 
 const DURATION = /^([1-9]\d{0,4})([smhd])$/;
 const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineCommand } from '../src/registry/define-command.ts';
+import { defineCommand } from '../src/shared/registry/define-command.ts';
 
 const NOT_HERE = 'Enrollment for one-time codes happens in Slack: run `/cdb enroll` there and follow the direct message.';
 

@@ -2,9 +2,9 @@ import { appendFile } from 'node:fs/promises';
 import type { WebClient } from '@slack/web-api';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { Config } from '../config/schema.ts';
-import type { AuditLog } from '../audit/audit.ts';
-import type { Checkpoint } from '../audit/chain.ts';
+import type { Config } from '../shared/config/schema.ts';
+import type { AuditLog } from '../shared/audit/audit.ts';
+import type { Checkpoint } from '../shared/audit/chain.ts';
 
 export interface CheckpointDeps {
   readonly config: Config;

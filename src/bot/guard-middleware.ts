@@ -1,9 +1,9 @@
 import type { AnyMiddlewareArgs, Middleware } from '@slack/bolt';
 import type { Logger } from 'pino';
-import type { Config } from '../config/schema.ts';
-import type { AuditLog } from '../audit/audit.ts';
-import type { Actor } from '../contracts/envelope.ts';
-import { RequestGuard, subcommandWord, type GuardInput, type GuardVerdict } from '../security/request-guard.ts';
+import type { Config } from '../shared/config/schema.ts';
+import type { AuditLog } from '../shared/audit/audit.ts';
+import type { Actor } from '../shared/contracts/envelope.ts';
+import { RequestGuard, subcommandWord, type GuardInput, type GuardVerdict } from './request-guard.ts';
 import { newRequestId } from './dispatch.ts';
 
 /** Context keys the receivers' customPropertiesExtractor sets (http: the signed request; socket: the envelope). */

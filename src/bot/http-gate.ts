@@ -1,7 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { SIGNATURE_WINDOW_SECONDS } from '../security/request-guard.ts';
+import { SIGNATURE_WINDOW_SECONDS } from './request-guard.ts';
 import { checkSignedBody } from './signed-body.ts';
 
 export interface SignedGateOptions {

@@ -6,10 +6,10 @@ import { slashCommandDefaults } from '../support/slack-sign.ts';
 import { startSlackStandin, type SlackStandin } from '../support/slack-standin.ts';
 import { APP_TOKEN, startSocketModeStandin, type SocketModeStandin } from '../support/socket-mode-standin.ts';
 import { randomSuffix, waitFor } from '../support/compose-stack.ts';
-import { buildConfig } from '../../src/config/load.ts';
-import { createLogger } from '../../src/log.ts';
-import { startBot, type RunningBot } from '../../src/bot/start-bot.ts';
-import { JOBS_QUEUE, queuePrefix } from '../../src/queue/names.ts';
+import { buildConfig } from '../../src/shared/config/load.ts';
+import { createLogger } from '../../src/shared/log.ts';
+import { startBot, type RunningBot } from '../../src/main/start-bot.ts';
+import { JOBS_QUEUE, queuePrefix } from '../../src/shared/queue/names.ts';
 
 const FLOODER = 'U0FLOOD01';
 const OTHER = 'U0OTHER01';

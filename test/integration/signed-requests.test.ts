@@ -10,7 +10,7 @@ import { blockActionsBody, postSigned, signSlackRequest, slashCommandBody } from
 import { startSlackStandin, type SlackStandin } from '../support/slack-standin.ts';
 import { freePort } from '../support/free-port.ts';
 import { randomSuffix, waitFor } from '../support/compose-stack.ts';
-import { JOBS_QUEUE, queuePrefix } from '../../src/queue/names.ts';
+import { JOBS_QUEUE, queuePrefix } from '../../src/shared/queue/names.ts';
 
 const VIEWER = 'U0VIEWER1';
 const ROOT = resolve(import.meta.dirname, '../..');

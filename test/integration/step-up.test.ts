@@ -1,10 +1,10 @@
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/run-cli.ts';
+import { runCli } from '../../src/main/run-cli.ts';
 import { Secret, TOTP } from 'otpauth';
 import enrollCommand from '../../commands/enroll.ts';
-import type { AnyCommand } from '../../src/registry/define-command.ts';
-import { buildRegistry } from '../../src/registry/registry.ts';
+import type { AnyCommand } from '../../src/shared/registry/define-command.ts';
+import { buildRegistry } from '../../src/shared/registry/registry.ts';
 import { CODE_ACTION, CODE_BLOCK, STEPUP_APPROVE_VIEW, STEPUP_CONFIRM_ACTION, STEPUP_ENROLL_VIEW } from '../../src/bot/step-up.ts';
 import { blockActionsBody, freshTriggerId, postSigned, viewSubmissionBody } from '../support/slack-sign.ts';
 import type { SlackView } from '../support/slack-standin.ts';

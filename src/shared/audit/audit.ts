@@ -28,12 +28,19 @@ export function redactArgs(args: Record<string, unknown>): Record<string, unknow
   return Object.fromEntries(Object.entries(args).map(([k, v]) => [k, SECRETISH.test(k) ? '[REDACTED]' : v]));
 }
 
-/** Appends one chained entry if the head is still what the writer saw; otherwise returns the current head. */
+/**
+ * Appends a batch of chained entries if the head is still what the writer saw; otherwise returns the
+ * current head. ARGV: expected head, default head, then (seq, prev, hash, entry) per entry.
+ */
 const APPEND_LUA = `
-local cur = redis.call('GET', KEYS[1]) or ARGV[6]
+local cur = redis.call('GET', KEYS[1]) or ARGV[2]
 if cur ~= ARGV[1] then return cur end
-redis.call('XADD', KEYS[2], '*', 'entry', ARGV[5], 'seq', ARGV[2], 'prev', ARGV[3], 'hash', ARGV[4])
-redis.call('SET', KEYS[1], ARGV[2] .. ':' .. ARGV[4])
+local last
+for i = 3, #ARGV, 4 do
+  redis.call('XADD', KEYS[2], '*', 'entry', ARGV[i + 3], 'seq', ARGV[i], 'prev', ARGV[i + 1], 'hash', ARGV[i + 2])
+  last = ARGV[i] .. ':' .. ARGV[i + 2]
+end
+redis.call('SET', KEYS[1], last)
 return 'OK'
 `;
 
@@ -71,8 +78,13 @@ export class AuditLog implements AuditReader {
   private readonly key: string;
   private readonly keys: ReturnType<typeof auditKeys>;
   private appended = 0;
-  /** Appends of this process, one after the other: they would only race each other for the head. */
-  private tail: Promise<void> = Promise.resolve();
+  /**
+   * Entries waiting for the append in flight: this process appends one batch at a time (concurrent
+   * appends would only race each other for the head), and everything that queued meanwhile goes in
+   * the next batch, so a burst costs a few round trips, not one per entry.
+   */
+  private pending: { json: string; done: (err?: unknown) => void }[] = [];
+  private flushing = false;
 
   constructor(
     private readonly redis: Redis,
@@ -92,11 +104,30 @@ export class AuditLog implements AuditReader {
     this.log.info({ audit: true, ...safe }, `audit ${entry.command} ${entry.outcome}`);
     try {
       const json = JSON.stringify({ ...safe, at: new Date().toISOString() });
-      const turn = this.tail.then(() => this.append(json));
-      this.tail = turn.catch(() => undefined);
-      await turn;
+      await new Promise<void>((resolve, reject) => {
+        this.pending.push({ json, done: (err) => (err ? reject(err) : resolve()) });
+        void this.flush();
+      });
     } catch (err) {
       this.log.error({ err, requestId: entry.requestId }, 'audit stream append failed');
+    }
+  }
+
+  private async flush(): Promise<void> {
+    if (this.flushing) return;
+    this.flushing = true;
+    try {
+      while (this.pending.length) {
+        const batch = this.pending.splice(0, 200);
+        try {
+          await this.append(batch.map((b) => b.json));
+          for (const b of batch) b.done();
+        } catch (err) {
+          for (const b of batch) b.done(err);
+        }
+      }
+    } finally {
+      this.flushing = false;
     }
   }
 
@@ -104,15 +135,25 @@ export class AuditLog implements AuditReader {
    * Compare-and-append: the writer links to the head it knows (cached, so usually one round trip);
    * if another process appended meanwhile, the script answers the new head and we link again.
    */
-  private async append(json: string): Promise<void> {
+  private async append(jsons: string[]): Promise<void> {
     for (let attempt = 0; attempt < 50; attempt++) {
       const head = this.head ?? parseHead(await this.redis.get(this.keys.head));
-      const seq = head.seq + 1;
-      const hash = linkHash(this.key, head.hash, seq, json);
-      const res = (await this.redis.eval(APPEND_LUA, 2, this.keys.head, this.keys.stream, `${head.seq}:${head.hash}`, String(seq), head.hash, hash, json, `0:${GENESIS}`)) as string;
+      const args: string[] = [];
+      let prev = head.hash;
+      jsons.forEach((json, i) => {
+        const seq = head.seq + 1 + i;
+        const hash = linkHash(this.key, prev, seq, json);
+        args.push(String(seq), prev, hash, json);
+        prev = hash;
+      });
+      const res = (await this.redis.eval(APPEND_LUA, 2, this.keys.head, this.keys.stream, `${head.seq}:${head.hash}`, `0:${GENESIS}`, ...args)) as string;
       if (res === 'OK') {
-        this.head = { seq, hash };
-        if (++this.appended % 50 === 0 || seq % 500 === 0) await this.trim();
+        const last = head.seq + jsons.length;
+        this.head = { seq: last, hash: prev };
+        const before = this.appended;
+        this.appended += jsons.length;
+        // Every 50 appends of this process, or when the chain passes a multiple of 500 (any writer).
+        if (Math.floor(before / 50) !== Math.floor(this.appended / 50) || Math.floor(head.seq / 500) !== Math.floor(last / 500)) await this.trim();
         return;
       }
       this.head = parseHead(res);

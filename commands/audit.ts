@@ -2,14 +2,13 @@ import { z } from 'zod';
 import { defineCommand, type AnswerContext, type SlackMessage } from '../src/shared/registry/define-command.ts';
 import { capBlocks, context, esc, header, section, type Block } from '../src/shared/render/blocks.ts';
 import type { AuditRow } from '../src/shared/audit/audit.ts';
+import { DURATION, durationSchema, parseDuration } from '../src/shared/duration.ts';
 
-const DURATION = /^([1-9]\d{0,4})([smhd])$/;
-const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 const MENTION = /^<@([UW][A-Z0-9]{2,})(?:\|[^>]*)?>$/;
 const USER_ID = /^[UW][A-Z0-9]{2,}$/;
 const COMMAND = /^[a-z][a-z0-9-]{0,30}$/;
 
-const since = z.string().regex(DURATION, 'a duration such as 30m, 6h or 2d');
+const since = durationSchema('a duration such as 30m, 6h or 2d');
 
 /** `--since 6h` arrives as a bare flag and a word (the tokenizer keeps words words): claim it. */
 function claimSince(input: unknown): unknown {
@@ -45,8 +44,8 @@ function query(a: Args): { user?: string; command?: string; sinceMs?: number; li
   const f = a.filter;
   const user = f ? (MENTION.exec(f)?.[1] ?? (USER_ID.test(f) ? f : undefined)) : undefined;
   const command = f && !user ? f : undefined;
-  const m = a.since ? DURATION.exec(a.since) : null;
-  const sinceMs = m ? Date.now() - Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS] : undefined;
+  const back = a.since ? parseDuration(a.since) : undefined;
+  const sinceMs = back !== undefined ? Date.now() - back : undefined;
   return { user, command, sinceMs, limit: 30 };
 }
 

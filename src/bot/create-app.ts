@@ -92,7 +92,7 @@ export function createSlackApp(deps: BotDeps): SlackApp {
   const groups = mirroringDirectory(slackGroupDirectory(app.client, log), redis, keyPrefix(config), (err) => log.warn({ err }, 'group mirror not written'));
   const store = new ApprovalStore(redis, keyPrefix(config));
   const stepUp = createStepUp(config, redis, app, deps);
-  const approvals = new ApprovalService({ config, registry: deps.registry, jobs: deps.jobs, audit: deps.audit, log, store, client: app.client, groups, stepUp });
+  const approvals = new ApprovalService({ config, registry: deps.registry, jobs: deps.jobs, redis, audit: deps.audit, log, store, client: app.client, groups, stepUp });
   stepUp?.register(app, approvals);
   registerAlertActions(app, { ...deps, groups, approvals });
 

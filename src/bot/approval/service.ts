@@ -1,4 +1,5 @@
 import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { WebClient } from '@slack/web-api';
 import type { Logger } from 'pino';
 import type { Config } from '../../shared/config/schema.ts';
@@ -20,6 +21,8 @@ export interface ApprovalServiceDeps {
   readonly config: Config;
   readonly registry: Registry;
   readonly jobs: Queue;
+  /** The bot's Redis connection (plans read the queue's event stream position with it). */
+  readonly redis: Redis;
   readonly audit: AuditLog;
   readonly log: Logger;
   readonly store: ApprovalStore;
@@ -97,7 +100,7 @@ export class ApprovalService implements ApprovalGateway {
     if (refusal) throw new OpsError('UNKNOWN_ACTOR', `You cannot request \`${command.name}\`: ${refusal}.`);
 
     const { store } = this.deps;
-    const planned = await runApprovalPlan(this.deps.jobs, command, args, actor, channel);
+    const planned = await runApprovalPlan(this.deps.jobs, this.deps.redis, command, args, actor, channel);
     const approvedArgs = planned ? pinned(command, args, planned.pin) : args;
     const { required, expiryMs } = approvalSettings(command.name, this.deps.config);
     const id = newApprovalId();

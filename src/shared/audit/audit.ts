@@ -5,7 +5,7 @@ import { GENESIS, UNKEYED, linkHash, parseHead, signCheckpoint, type ChainHead, 
 
 export type AuditOutcome =
   | 'accepted' | 'answered' | 'succeeded' | 'failed' | 'rejected'
-  // Two-person approval transitions (src/approval/); `voted` is one of several approvals needed.
+  // Two-person approval transitions (src/shared/approval/); `voted` is one of several approvals needed.
   | 'requested' | 'voted' | 'approved' | 'denied' | 'cancelled' | 'expired' | 'executed';
 
 export interface AuditEntry {

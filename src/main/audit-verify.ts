@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { Config } from '../shared/config/schema.ts';
+import type { ErrorCode } from '../shared/errors.ts';
 import { connectRedis, keyPrefix } from '../shared/queue/names.ts';
 import { verifyAuditChain, type VerifyReport } from '../shared/audit/verify.ts';
 
@@ -22,7 +23,8 @@ function readCheckpoints(file: string): unknown[] {
 
 export function formatReport(r: VerifyReport): string {
   const key = r.keyed ? 'keyed (HMAC)' : 'UNKEYED (set CDB_AUDIT_KEY_FILE: without it a rewrite of the whole chain goes unseen)';
-  if (!r.ok) return `audit chain BROKEN: ${r.finding?.detail ?? 'unknown problem'}\n(${r.entries} entries read, chain ${key})`;
+  const code: ErrorCode = 'AUDIT_TAMPERED';
+  if (!r.ok) return `audit chain BROKEN: ${r.finding?.detail ?? 'unknown problem'}\n(${code}; ${r.entries} entries read, chain ${key})`;
   const range = r.lastSeq ? `entries ${r.firstSeq ?? '?'}–${r.lastSeq}` : 'no chained entries';
   const anchor = r.anchorSeq !== undefined ? `, trimmed up to ${r.anchorSeq} (signed anchor verified)` : '';
   const legacy = r.legacy ? `, ${r.legacy} older unchained entries at the start` : '';

@@ -177,6 +177,7 @@ describe('tamper-evident audit stream (hash chain, trim anchor, checkpoints)', (
     res = await run();
     expect(res.code).toBe(1);
     expect(res.out).toContain(`audit chain BROKEN: entry ${edited[2]?.[0]} (seq 3`);
+    expect(res.out).toContain('AUDIT_TAMPERED');
   });
 });
 

@@ -163,19 +163,26 @@ export class AuditLog implements AuditReader {
 
   /** Caps the stream at maxLen; the last dropped entry becomes the signed anchor the rest links to. */
   async trim(): Promise<number> {
-    const len = await this.redis.xlen(this.keys.stream);
-    const excess = len - this.maxLen;
-    if (excess <= 0) return 0;
-    const dropped = await this.redis.xrange(this.keys.stream, '-', '+', 'COUNT', excess + 1);
-    const firstKept = dropped[excess];
-    if (!firstKept) return 0;
-    // The last chained entry dropped; entries written before the chain existed have nothing to anchor.
-    const last = dropped.slice(0, excess).reverse().map(([, fl]) => fieldsOf(fl)).find((fl) => Number.isInteger(Number(fl.seq)) && fl.hash);
-    if (!last) return this.redis.xtrim(this.keys.stream, 'MINID', firstKept[0]);
-    const f = last;
-    const seq = Number(f.seq);
-    const anchor = signCheckpoint(this.key, { kind: 'anchor', seq, hash: f.hash ?? GENESIS, at: new Date().toISOString() });
-    return Number(await this.redis.eval(TRIM_LUA, 2, this.keys.anchor, this.keys.stream, JSON.stringify(anchor), String(seq), firstKept[0]));
+    let removed = 0;
+    // Another writer may trim at the same moment: a stale read or a lost race is read again.
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const len = await this.redis.xlen(this.keys.stream);
+      const excess = len - this.maxLen;
+      if (excess <= 0) return removed;
+      const dropped = await this.redis.xrange(this.keys.stream, '-', '+', 'COUNT', excess + 1);
+      const firstKept = dropped[excess];
+      if (!firstKept) continue;
+      // The last chained entry dropped; entries written before the chain existed have nothing to anchor.
+      const last = dropped.slice(0, excess).reverse().map(([, fl]) => fieldsOf(fl)).find((fl) => Number.isInteger(Number(fl.seq)) && fl.hash);
+      if (!last) {
+        removed += await this.redis.xtrim(this.keys.stream, 'MINID', firstKept[0]);
+        continue;
+      }
+      const seq = Number(last.seq);
+      const anchor = signCheckpoint(this.key, { kind: 'anchor', seq, hash: last.hash ?? GENESIS, at: new Date().toISOString() });
+      removed += Number(await this.redis.eval(TRIM_LUA, 2, this.keys.anchor, this.keys.stream, JSON.stringify(anchor), String(seq), firstKept[0]));
+    }
+    return removed;
   }
 
   /** The newest entry's seq and hash, signed: what checkpoints publish. */

@@ -22,9 +22,20 @@ import { ENVELOPE_ID, REPLAY_ID, guardMiddleware } from './guard-middleware.ts';
 import { RequestGuard, signedRequestId } from './request-guard.ts';
 import { TotpVault } from './totp-vault.ts';
 import { StepUp } from './step-up.ts';
+import { defang } from '../shared/render/blocks.ts';
 
 /** Slack wants an answer within 3 s; anything slower is acked first and answered through response_url. */
 export const ACK_BUDGET_MS = 2000;
+
+/**
+ * The Web API client's own retries, bounded: its default is 10 retries over about 30 minutes, which
+ * inside a reply delivery would hold that thread for half an hour. The reply consumer retries a
+ * delivery a few more times itself (reply-consumer.ts), and each call gives up after `timeout`.
+ */
+export const SLACK_CLIENT_LIMITS = {
+  retryConfig: { retries: 2, factor: 2, minTimeout: 500, maxTimeout: 2000, maxRetryTime: 8000, randomize: true },
+  timeout: 15_000,
+} as const;
 
 export interface BotDeps {
   readonly config: Config;
@@ -63,7 +74,7 @@ function createStepUp(config: Config, redis: Redis, app: App, deps: BotDeps): St
 export function createSlackApp(deps: BotDeps): SlackApp {
   const { config, log, redis } = deps;
   const token = requireSecret(config.secrets.slackBotToken, 'SLACK_BOT_TOKEN');
-  const clientOptions = config.slack.apiUrl ? { slackApiUrl: config.slack.apiUrl } : undefined;
+  const clientOptions = { ...(config.slack.apiUrl ? { slackApiUrl: config.slack.apiUrl } : {}), ...SLACK_CLIENT_LIMITS };
   const logger = boltLogger(log);
   const signingSecret = config.slack.mode === 'http' ? requireSecret(config.secrets.slackSigningSecret, 'SLACK_SIGNING_SECRET') : '';
   const receiver =
@@ -107,12 +118,12 @@ export function createSlackApp(deps: BotDeps): SlackApp {
     );
     const quick = await Promise.race([pending, new Promise<null>((r) => setTimeout(() => r(null), ACK_BUDGET_MS))]);
     if (quick) {
-      await ack({ response_type: 'ephemeral', ...quick.ephemeral });
+      await ack(defang({ response_type: 'ephemeral', ...quick.ephemeral }));
       return;
     }
     await ack({ response_type: 'ephemeral', text: ':hourglass_flowing_sand: Working on it…' });
     const outcome = await pending;
-    await respond({ response_type: 'ephemeral', replace_original: true, ...outcome.ephemeral });
+    await respond(defang({ response_type: 'ephemeral', replace_original: true, ...outcome.ephemeral }));
   });
 
   // Approve / Deny / Cancel: acknowledged at once, then decided against the record in Redis.

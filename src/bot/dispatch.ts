@@ -7,7 +7,7 @@ import { OpsError, toUserError } from '../shared/errors.ts';
 import type { AuditLog } from '../shared/audit/audit.ts';
 import { authorize, checkChannel, type GroupDirectory } from '../shared/auth/authorize.ts';
 import { resolveCommand, type Registry } from '../shared/registry/registry.ts';
-import type { SlackMessage, StepUpEnroller } from '../shared/registry/define-command.ts';
+import { requiredRole, type SlackMessage, type StepUpEnroller } from '../shared/registry/define-command.ts';
 import { plainText } from '../shared/render/blocks.ts';
 import { needsApproval } from '../shared/approval/policy.ts';
 import type { ApprovalGateway } from './approval/service.ts';
@@ -62,7 +62,8 @@ export async function dispatch(req: CommandRequest, deps: DispatchDeps): Promise
     commandName = command.name;
     args = parsed;
     if (command.role !== 'everyone') checkChannel(req.origin.channel, deps.config);
-    await authorize(req.actor, command.role, deps.config, deps.groups);
+    // The role for what is asked (e.g. doctor --fix), before any job or approval request exists.
+    await authorize(req.actor, requiredRole(command, parsed), deps.config, deps.groups);
     if (command.kind === 'answer') {
       const answerCtx = { actor: req.actor, origin: req.origin, registry: deps.registry, approvals: deps.approvals?.reader, audit: deps.audit, stepUp: deps.stepUp };
       const message = await command.answer(parsed, answerCtx);

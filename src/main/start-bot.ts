@@ -5,13 +5,14 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../shared/config/schema.ts';
 import { AuditLog } from '../shared/audit/audit.ts';
-import { JOBS_QUEUE, connectRedis, keyPrefix, queuePrefix } from '../shared/queue/names.ts';
+import { JOBS_QUEUE, connectRedis, keyPrefix, queuePrefix, redisErrorReporter } from '../shared/queue/names.ts';
 import { loadRegistry, type Registry } from '../shared/registry/registry.ts';
 import { createSlackApp } from '../bot/create-app.ts';
 import { startReplyConsumer, type ReplySink } from '../bot/reply-consumer.ts';
 import { SlackSink } from '../bot/slack-sink.ts';
 import { ApprovalAwareSink, startApprovalSweeper } from '../bot/approval/sweeper.ts';
 import { startCheckpoints } from '../bot/audit-checkpoints.ts';
+import { AwaitedJobs } from '../bot/awaited-jobs.ts';
 
 export interface BotCore {
   readonly redis: Redis;
@@ -26,6 +27,7 @@ export async function startBotCore(config: Config, log: Logger, registryOverride
   const redis = connectRedis(config, log);
   const registry = registryOverride ?? (await loadRegistry());
   const jobs = new Queue(JOBS_QUEUE, { connection: redis, prefix: queuePrefix(config) });
+  jobs.on('error', redisErrorReporter(redis, log));
   const audit = new AuditLog(redis, log, `${keyPrefix(config)}:audit`, config.audit.streamMaxLen, config.secrets.auditKey);
   return {
     redis, registry, jobs, audit,
@@ -37,7 +39,7 @@ export async function startBotCore(config: Config, log: Logger, registryOverride
 }
 
 export function consumeReplies(config: Config, core: BotCore, sink: ReplySink, log: Logger): Worker {
-  return startReplyConsumer({ connection: core.redis, prefix: queuePrefix(config), sink, log });
+  return startReplyConsumer({ connection: core.redis, prefix: queuePrefix(config), sink, log, onError: redisErrorReporter(core.redis, log) });
 }
 
 export interface RunningBot {
@@ -52,7 +54,13 @@ export async function startBot(config: Config, log: Logger, registry?: Registry)
   const core = await startBotCore(config, log, registry);
   const { app, approvals, listen } = createSlackApp({ config, registry: core.registry, jobs: core.jobs, audit: core.audit, log, redis: core.redis });
   const slackSink = new SlackSink(app.client, core.redis, core.registry, keyPrefix(config), config.channels.alerts);
-  const replies = consumeReplies(config, core, new ApprovalAwareSink(slackSink, approvals), log);
+  const sink = new ApprovalAwareSink(slackSink, approvals);
+  // What the bot enqueued and waits on: a job that vanishes from Redis is reported as lost, not silence.
+  const awaited = new AwaitedJobs({ jobs: core.jobs, redis: core.redis, keyPrefix: keyPrefix(config), sink, log });
+  awaited.attach();
+  await awaited.load();
+  const replies = consumeReplies(config, core, awaited.observe(sink), log);
+  const lostCheck = awaited.start();
   // HTTP: our own server, the signed-request gate in front of Bolt's receiver (http-gate.ts).
   const server = listen ? await listen(config.slack.port) : undefined;
   if (!listen) await app.start();
@@ -69,6 +77,7 @@ export async function startBot(config: Config, log: Logger, registry?: Registry)
       closed = true;
       checkpoints.stop();
       await sweeper.stop();
+      await lostCheck.stop();
       if (server) {
         server.closeAllConnections();
         await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -27,7 +27,8 @@ export const ERROR_CODES = {
   AUDIT_TAMPERED: 'cdb audit verify found an audit entry changed, removed or inserted.',
   DOCKER_UNAVAILABLE: 'The Docker Engine could not be reached.',
   NOT_FOUND: 'The requested service or object does not exist.',
-  STACK_BUSY: 'Another tag or rollback holds the stack’s lock.',
+  STACK_BUSY: 'Another tag or rollback holds the stack’s lock, or an interrupted rollback is being recovered.',
+  HANDED_OVER: 'The worker lost its hold on a running rollback; another worker finishes or reverts it and reports.',
   PLAN_CHANGED: 'The stack moved on since the request was approved: what would run is no longer what was approved.',
   PLAN_FAILED: 'The worker could not work out what an approval request would change.',
   TAG_EXISTS: 'A rollback tag with that name exists already.',
@@ -35,6 +36,7 @@ export const ERROR_CODES = {
   LOGS_UNAVAILABLE: 'Loki did not answer and Docker has no container to read the logs from instead.',
   ALERTS_NOT_RUNNING: 'The alert watcher is not running in the worker process that took the job.',
   JOB_TIMEOUT: 'The job took longer than its time limit.',
+  JOB_LOST: 'The job the bot was waiting on disappeared from Redis (e.g. a Redis without persistence restarted) before the worker answered.',
   INTERNAL: 'An unexpected error; details are in the logs under the request id.',
 } as const;
 

@@ -3,12 +3,14 @@ import type { Redis } from 'ioredis';
 import type { z } from 'zod';
 import type { Logger } from 'pino';
 import type { Config } from '../shared/config/schema.ts';
-import type { Actor, Notice } from '../shared/contracts/envelope.ts';
+import type { Actor, Notice, Origin } from '../shared/contracts/envelope.ts';
 import type { GroupDirectory } from '../shared/auth/authorize.ts';
 
 export interface JobContext {
   readonly requestId: string;
   readonly actor: Actor;
+  /** Where the request came from (its thread); a journaled job keeps it to report after a crash. */
+  readonly origin?: Origin;
   readonly config: Config;
   readonly docker: Docker;
   /** The process's shared Redis connection (never a blocking one): jobs borrow it, never close it. */
@@ -27,6 +29,11 @@ export interface JobContext {
   progress(text: string): void;
   /** Posts to an alert/report thread (see Notice); resolves once queued for the bot. */
   notify(notice: Omit<Notice, 'type'>): Promise<void>;
+  /**
+   * Set by the worker: registers a call made once the job's result or error has been sent and its
+   * approval finished (a journaled job ends its journal there). Absent when nobody reports (CLI).
+   */
+  readonly afterReport?: (fn: () => Promise<void>) => void;
 }
 
 export interface JobDef<S extends z.ZodType, R> {

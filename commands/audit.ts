@@ -60,7 +60,8 @@ function what(r: AuditRow): string {
 
 function describeFilter(a: Args): string {
   const q = query(a);
-  return [q.user ? `by <@${q.user}>` : q.command ? `of \`${q.command}\`` : '', a.since ? `in the last ${a.since}` : ''].filter(Boolean).join(' ');
+  // The filter is what the user typed: named as an id, never as a live mention.
+  return [q.user ? `by user \`${q.user}\`` : q.command ? `of \`${q.command}\`` : '', a.since ? `in the last ${a.since}` : ''].filter(Boolean).join(' ');
 }
 
 export default defineCommand({

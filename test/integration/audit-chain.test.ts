@@ -203,7 +203,7 @@ describe('/cdb audit and checkpoints in Slack', () => {
     expect(byCommand.text).toMatch(/Audit: 1 entries of `status` in the last 1h/);
     expect(JSON.stringify(byCommand.blocks)).toContain('<@U0VIEWER1>');
     const byUser = (await (await h.slash('audit <@U0VIEWER1|viewer>', { user_id: 'U0APPROV1' })).json()) as { text: string; blocks: unknown };
-    expect(byUser.text).toMatch(/Audit: 3 entries by <@U0VIEWER1>/);
+    expect(byUser.text).toMatch(/Audit: 3 entries by user `U0VIEWER1`/);
     const bad = (await (await h.slash('audit "rm -rf"', { user_id: 'U0APPROV1' })).json()) as { text: string };
     expect(bad.text).toMatch(/a user \(@name or user ID\) or a command name/);
   });

@@ -187,8 +187,10 @@ describe('malformed signed bodies against the bot process (npm run start:bot, HT
       expect(res.status, c.name).toBe(c.name === 'too large' ? 413 : 400);
       expect(child.exitCode, `${c.name}: ${stderr}`).toBeNull();
     }
-    const refused = stdout.split('\n').filter((l) => l.includes('refused: malformed signed body') || l.includes('request body too large'));
-    expect(refused).toHaveLength(cases.length);
+    // The child's log lines arrive on its stdout a moment after its answers.
+    const refusedLines = (): string[] => stdout.split('\n').filter((l) => l.includes('refused: malformed signed body') || l.includes('request body too large'));
+    await waitFor(() => refusedLines().length >= cases.length, { what: 'one log line per refused body', timeoutMs: 30_000 });
+    expect(refusedLines()).toHaveLength(cases.length);
     expect(stdout).not.toMatch(/TypeError|unhandled/i);
     // Still alive, still answering a real command.
     const ok = await postSigned(url, slashCommandBody({ text: 'help', user_id: VIEWER }), SIGNING_SECRET);

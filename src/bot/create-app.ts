@@ -23,6 +23,7 @@ import { RequestGuard, signedRequestId } from './request-guard.ts';
 import { TotpVault } from './totp-vault.ts';
 import { StepUp } from './step-up.ts';
 import { defang } from '../shared/render/blocks.ts';
+import { ackSeconds } from '../shared/metrics.ts';
 
 /** Slack wants an answer within 3 s; anything slower is acked first and answered through response_url. */
 export const ACK_BUDGET_MS = 2000;
@@ -107,18 +108,30 @@ export function createSlackApp(deps: BotDeps): SlackApp {
   stepUp?.register(app, approvals);
   registerAlertActions(app, { ...deps, groups, approvals });
 
-  app.command(config.slack.command, async ({ command, ack, respond }) => {
+  app.command(config.slack.command, async ({ command, ack: sendAck, respond }) => {
+    const stopTimer = ackSeconds.startTimer();
+    const ack: typeof sendAck = (response) => sendAck(response).finally(() => stopTimer());
+    // A job command is acked as soon as it is validated and authorised (onAccepted), before its
+    // enqueue and audit round trips; a failure there follows through response_url.
+    let early: (o: DispatchOutcome) => void = () => undefined;
+    const accepted = new Promise<DispatchOutcome>((resolve) => {
+      early = resolve;
+    });
     const pending: Promise<DispatchOutcome> = dispatch(
       {
         text: command.text,
         actor: { userId: command.user_id, teamId: command.team_id, name: command.user_name },
         origin: { kind: 'slack', channel: command.channel_id },
       },
-      { ...deps, groups, approvals, stepUp },
+      { ...deps, groups, approvals, stepUp, onAccepted: (o) => early(o) },
     );
-    const quick = await Promise.race([pending, new Promise<null>((r) => setTimeout(() => r(null), ACK_BUDGET_MS))]);
+    let budget: NodeJS.Timeout | undefined;
+    const quick = await Promise.race([pending, accepted, new Promise<null>((r) => (budget = setTimeout(() => r(null), ACK_BUDGET_MS)))]);
+    clearTimeout(budget);
     if (quick) {
       await ack(defang({ response_type: 'ephemeral', ...quick.ephemeral }));
+      const final = await pending;
+      if (final !== quick && !final.ok) await respond(defang({ response_type: 'ephemeral', replace_original: true, ...final.ephemeral }));
       return;
     }
     await ack({ response_type: 'ephemeral', text: ':hourglass_flowing_sand: Working on it…' });

@@ -12,6 +12,7 @@ import { plainText } from '../shared/render/blocks.ts';
 import { needsApproval } from '../shared/approval/policy.ts';
 import type { ApprovalGateway } from './approval/service.ts';
 import { slackDate } from '../shared/approval/message.ts';
+import { commandLabel, commandsTotal } from '../shared/metrics.ts';
 
 export interface DispatchDeps {
   readonly config: Config;
@@ -24,6 +25,12 @@ export interface DispatchDeps {
   readonly approvals?: ApprovalGateway;
   /** Step-up enrollment by DM (Slack only). */
   readonly stepUp?: StepUpEnroller;
+  /**
+   * Called with the answer as soon as a job command is validated and authorised, before the enqueue
+   * and audit round trips to Redis: Slack can be acked then (BENCHMARKS.md, ack). If the enqueue
+   * fails afterwards, dispatch still resolves with the error, for the caller to send as a follow-up.
+   */
+  readonly onAccepted?: (outcome: DispatchOutcome) => void;
 }
 
 export interface CommandRequest {
@@ -69,6 +76,7 @@ export async function dispatch(req: CommandRequest, deps: DispatchDeps): Promise
       const message = await command.answer(parsed, answerCtx);
       const plain = await command.text(parsed, answerCtx);
       await deps.audit.record({ requestId, command: command.name, args, actor: req.actor, via, outcome: 'answered', durationMs: Date.now() - started });
+      commandsTotal.inc({ command: command.name, outcome: 'answered' });
       return { requestId, ephemeral: message, plain, enqueued: false, ok: true };
     }
     if (needsApproval(command, parsed, deps.config)) {
@@ -78,22 +86,31 @@ export async function dispatch(req: CommandRequest, deps: DispatchDeps): Promise
       }
       const record = await deps.approvals.request(command, parsed, req.actor, req.origin);
       log.info({ cmd: command.name, approvalId: record.id }, 'approval requested');
+      commandsTotal.inc({ command: command.name, outcome: 'approval_requested' });
       const text = `\`/cdb ${command.name}\` needs a second person’s approval. I posted the request in this channel (request \`${record.id}\`); it expires ${slackDate(record.expiresAt)}. You can cancel it there.`;
       return { requestId: record.id, ephemeral: { text: `:lock: ${text}` }, plain: plainText(text), enqueued: false, ok: true };
     }
     const envelope: JobEnvelope = { requestId, command: command.name, args, actor: req.actor, origin: req.origin, requestedAt: started };
+    const text = `\`/cdb ${command.name}\` is on its way (request \`${requestId}\`). The result will be posted here.`;
+    const accepted: DispatchOutcome = { requestId, ephemeral: { text: `:hourglass_flowing_sand: ${text}` }, plain: plainText(text), enqueued: true, ok: true };
+    if (deps.onAccepted) {
+      deps.onAccepted(accepted);
+      // Let the acks of requests that arrived together go out before this one's Redis work.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
     // The job id is the request id: a retried enqueue of the same request cannot run twice.
     // A user's job carries a priority; alert ticks, schedules and approved jobs carry none, and BullMQ
     // takes those first, so a flood of commands never queues ahead of them (docs/security.md).
     await deps.jobs.add(command.job, envelope, { jobId: requestId, priority: deps.config.security.userJobPriority, removeOnComplete: 1000, removeOnFail: 5000 });
     await deps.audit.record({ requestId, command: command.name, args, actor: req.actor, via, outcome: 'accepted' });
     log.info({ cmd: command.name }, 'job enqueued');
-    const text = `\`/cdb ${command.name}\` is on its way (request \`${requestId}\`). The result will be posted here.`;
-    return { requestId, ephemeral: { text: `:hourglass_flowing_sand: ${text}` }, plain: plainText(text), enqueued: true, ok: true };
+    commandsTotal.inc({ command: command.name, outcome: 'accepted' });
+    return accepted;
   } catch (err) {
     const user = toUserError(err, requestId);
     if (user.code === 'INTERNAL') log.error({ err }, 'dispatch failed');
     await deps.audit.record({ requestId, command: commandName, args, actor: req.actor, via, outcome: 'rejected', code: user.code, durationMs: Date.now() - started });
+    commandsTotal.inc({ command: commandLabel(commandName, (n) => deps.registry.has(n)), outcome: 'rejected' });
     return { requestId, ephemeral: { text: `:warning: ${user.message}` }, plain: `✗ ${plainText(user.message)}`, enqueued: false, ok: false };
   }
 }

@@ -44,6 +44,8 @@ export function consumeReplies(config: Config, core: BotCore, sink: ReplySink, l
 
 export interface RunningBot {
   readonly app: App;
+  /** Its Redis connection and queue, for /healthz and /metrics. */
+  readonly core: BotCore;
   /** Set in HTTP mode: the server Bolt listens on (its port may be 0 in tests). */
   readonly server?: Server;
   close(): Promise<void>;
@@ -71,6 +73,7 @@ export async function startBot(config: Config, log: Logger, registry?: Registry)
   let closed = false;
   return {
     app,
+    core,
     server,
     async close() {
       if (closed) return;

@@ -1,3 +1,5 @@
+import type Docker from 'dockerode';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../shared/config/schema.ts';
 import { connectRedis } from '../shared/queue/names.ts';
@@ -9,6 +11,9 @@ import { startAlertWatcher } from '../features/alerts/watcher.ts';
 import { startRecoverySweeper } from '../features/rollback/recovery-sweeper.ts';
 
 export interface RunningWorkerProcess {
+  /** Its Redis connection and Engine client, for /healthz and /metrics. */
+  readonly connection: Redis;
+  readonly docker: Docker;
   close(): Promise<void>;
 }
 
@@ -24,6 +29,8 @@ export async function startWorkerProcess(config: Config, log: Logger, jobsOverri
   const alerts = await startAlertWatcher({ config, docker, connection, log });
   log.info({ jobs: [...jobs.keys()], docker: config.stack.docker, concurrency: config.worker.concurrency }, 'worker started');
   return {
+    connection,
+    docker,
     async close() {
       // Running jobs (a rollback) finish before close() resolves; their journals end with them.
       await sweeper.stop();

@@ -18,6 +18,7 @@ import { reporterFor } from './report.ts';
 import { hasJournal } from '../shared/journal.ts';
 import { keyPrefix } from '../shared/queue/names.ts';
 import { dockerTimeoutError, stalledDockerCall } from '../host/docker-watch.ts';
+import { jobSeconds, jobsTotal } from '../shared/metrics.ts';
 
 export interface ProcessorDeps {
   readonly config: Config;
@@ -49,6 +50,7 @@ export function createProcessor(deps: ProcessorDeps): (job: Job) => Promise<JobO
   const refuse = async (env: JobEnvelope, err: unknown, jobLog: Logger): Promise<UnrecoverableError> => {
     const user = toUserError(err, env.requestId);
     jobLog.warn({ code: user.code }, 'job refused before running');
+    jobsTotal.inc({ job: env.command, outcome: 'refused' });
     // A job redelivered after its worker died: its journal's recoverer reports what happened, so
     // "already started once" would only overwrite that report.
     const journaled = user.code === 'APPROVAL_REUSED' && (await hasJournal(connection, keyPrefix(config), env.requestId).catch(() => false));
@@ -99,6 +101,8 @@ export function createProcessor(deps: ProcessorDeps): (job: Job) => Promise<JobO
         (signal) => def.run(context(signal), args.data),
       );
       progress.stop();
+      jobsTotal.inc({ job: job.name, outcome: 'succeeded' });
+      jobSeconds.observe({ job: job.name, outcome: 'succeeded' }, (Date.now() - started) / 1000);
       // Recorded before the result is sent, so the bot finds the request finished when it renders it.
       await approval?.finish(true);
       const outcome = await report.succeeded(result, Date.now() - started);
@@ -107,6 +111,8 @@ export function createProcessor(deps: ProcessorDeps): (job: Job) => Promise<JobO
     } catch (err) {
       progress.stop();
       const user = toUserError(err, env.requestId);
+      jobsTotal.inc({ job: job.name, outcome: 'failed' });
+      jobSeconds.observe({ job: job.name, outcome: 'failed' }, (Date.now() - started) / 1000);
       jobLog.error({ err, durationMs: Date.now() - started }, 'job failed');
       await approval?.finish(false, user.message).catch((e: unknown) => jobLog.error({ err: e }, 'approval not marked failed'));
       try {

@@ -13,6 +13,7 @@ import { approvalDigest } from '../../shared/approval/digest.ts';
 import { approvalMessage } from '../../shared/approval/message.ts';
 import { defang } from '../../shared/render/blocks.ts';
 import { approvalSettings } from '../../shared/approval/policy.ts';
+import { approvalsTotal } from '../../shared/metrics.ts';
 import { runApprovalPlan } from './plan.ts';
 import type { StepUpGate } from './step-up-gate.ts';
 import { newApprovalId, type ApprovalStore } from '../../shared/approval/store.ts';
@@ -176,6 +177,7 @@ export class ApprovalService implements ApprovalGateway {
   }
 
   async record(r: ApprovalRecord, outcome: AuditOutcome, actor: Actor, reason = r.reason, code?: string): Promise<void> {
+    approvalsTotal.inc({ outcome });
     await this.deps.audit.record({
       requestId: r.id, command: r.command, args: r.args, actor, via: actor === SYSTEM_ACTOR ? 'sweeper' : 'slack', outcome, code,
       approval: { id: r.id, state: r.state, approvers: r.approvals.map((a) => a.userId), reason },

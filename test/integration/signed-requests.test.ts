@@ -154,7 +154,7 @@ describe('malformed signed bodies against the bot process (npm run start:bot, HT
     url = `http://127.0.0.1:${port}/slack/events`;
     child = spawn('npx', ['tsx', 'src/main/bot.ts'], {
       cwd: ROOT,
-      env: { ...process.env, CDB_CONFIG: configPath, SLACK_MODE: 'http', PORT: String(port), SLACK_BOT_TOKEN: slack.botToken, SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_API_URL: slack.apiUrl, REDIS_URL, LOG_LEVEL: 'info' },
+      env: { ...process.env, CDB_CONFIG: configPath, SLACK_MODE: 'http', PORT: String(port), SLACK_BOT_TOKEN: slack.botToken, SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_API_URL: slack.apiUrl, REDIS_URL, LOG_LEVEL: 'info', HEALTH_PORT: '0' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout?.on('data', (c: Buffer) => (stdout += c.toString()));

@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import type { Block } from '../render/blocks.ts';
 import type { Actor, Origin } from '../contracts/envelope.ts';
 import type { ApprovalReader } from '../approval/types.ts';
+import type { AuditReader } from '../audit/audit.ts';
 
 /** Roles are ranked: an approver may do what an operator may, an operator what a viewer may. */
 export const ROLE_RANK = { everyone: 0, viewer: 1, operator: 2, approver: 3 } as const;
@@ -22,6 +23,15 @@ export interface AnswerContext {
   readonly registry: ReadonlyMap<string, AnyCommand>;
   /** Read-only view of approval requests (`/cdb approvals`); absent where there is no Redis. */
   readonly approvals?: ApprovalReader;
+  /** Read-only view of the audit stream (`/cdb audit`); absent where there is no Redis. */
+  readonly audit?: AuditReader;
+  /** Step-up enrollment (`/cdb enroll`): only where the bot can DM the user (Slack). */
+  readonly stepUp?: StepUpEnroller;
+}
+
+/** What `/cdb enroll` needs from the bot: start an enrollment by DM and say what happened. */
+export interface StepUpEnroller {
+  enroll(actor: Actor): Promise<string>;
 }
 
 /**

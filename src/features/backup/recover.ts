@@ -63,12 +63,12 @@ export async function recoverRestore(deps: RecoveryDeps): Promise<string | undef
     await store.clear();
     log.warn({ ok }, text);
     if (j.origin && j.origin.kind !== 'plan' && j.origin.kind !== 'schedule') {
-      await deps.replies.send({ type: 'error', requestId: j.requestId, command: 'restore', origin: j.origin, code: 'JOB_FAILED', message: text.slice(0, 2000), durationMs: 0 }).catch(() => undefined);
+      await deps.replies.send({ type: 'error', requestId: j.requestId, command: 'restore', origin: j.origin, code: 'RESTORE_INTERRUPTED', message: text.slice(0, 2000), durationMs: 0 }).catch(() => undefined);
     }
     await deps.replies.notify({ key: `restore:${j.requestId}`, action: 'root', text: `:rotating_light: ${text}`.slice(0, 4000) }).catch(() => undefined);
     if (j.approvalId) await new ApprovalStore(deps.connection, prefix).apply(j.approvalId, { type: 'finish', ok: j.phase === 'verified' && ok, reason: text.slice(0, 500) }).catch(() => undefined);
     await new AuditLog(deps.connection, log, `${prefix}:audit`, deps.config.audit.streamMaxLen)
-      .record({ requestId: j.requestId, command: 'restore', args: { backup: j.backup }, actor: j.actor, via: j.origin?.kind ?? 'slack', outcome: j.phase === 'verified' && ok ? 'succeeded' : 'failed', code: 'JOB_FAILED' })
+      .record({ requestId: j.requestId, command: 'restore', args: { backup: j.backup }, actor: j.actor, via: j.origin?.kind ?? 'slack', outcome: j.phase === 'verified' && ok ? 'succeeded' : 'failed', code: 'RESTORE_INTERRUPTED' })
       .catch(() => undefined);
     return text;
   });

@@ -20,7 +20,7 @@ export async function restoreNow(env: BackupEnv, args: { backup: string; compone
     env.progress('Checking every artifact’s sha256…');
     const full = await buildRestorePlan(env, args.backup, args.components);
     if (args.expectPlan && full.plan.fingerprint !== args.expectPlan) {
-      throw new OpsError('JOB_FAILED', `The stack or the backup changed after the request was approved (plan ${args.expectPlan}, now ${full.plan.fingerprint}). Nothing was touched; request the restore again to see the new plan.`);
+      throw new OpsError('PLAN_CHANGED', `The stack or the backup changed after the request was approved (plan ${args.expectPlan}, now ${full.plan.fingerprint}). Nothing was touched; request the restore again to see the new plan.`);
     }
     // The key for this backup, and for the safety backup (written to backup.recipient), before anything stops.
     const recipients = [...new Set([full.manifest.recipient, env.config.backup.recipient].filter((r): r is string => Boolean(r)))];

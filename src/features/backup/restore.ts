@@ -144,7 +144,7 @@ export async function executeRestore(env: BackupEnv, full: FullPlan, decrypter: 
     }
   } catch (err) {
     await journal.clear();
-    throw new OpsError('JOB_FAILED', `The safety backup failed, so nothing was touched: ${(err as OpsError).userMessage ?? (err as Error).message}`.slice(0, 600), { cause: err });
+    throw new OpsError('BACKUP_FAILED', `The safety backup failed, so nothing was touched: ${(err as OpsError).userMessage ?? (err as Error).message}`.slice(0, 600), { cause: err });
   }
   const recoveryStart = Date.now();
   let failure: string | undefined;

@@ -63,7 +63,7 @@ export async function helperImage(docker: Docker, project: string, c: Extract<Co
   if (c.users[0]) return c.users[0].image;
   const any = await docker.listContainers({ all: true, filters: { label: [`com.docker.compose.project=${project}`] } });
   const first = any[0];
-  if (!first) throw new OpsError('JOB_FAILED', `No container of ${project} has an image to read volume ${c.volume} with (nothing can be pulled).`);
+  if (!first) throw new OpsError('BACKUP_FAILED', `No container of ${project} has an image to read volume ${c.volume} with (nothing can be pulled).`);
   return first.ImageID;
 }
 
@@ -110,8 +110,8 @@ export async function runBackup(run: BackupRun, components: readonly Component[]
     await run.store.abandon(dir);
     if (isOpsError(err)) throw err;
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOSPC') throw new OpsError('JOB_FAILED', `The disk holding ${run.store.dir} is full: backup ${name} was not kept (no partial backup is listed).`, { cause: err });
-    throw new OpsError('JOB_FAILED', `Backup ${name} failed and was not kept: ${(err as Error).message.slice(0, 300)}`, { cause: err });
+    if (code === 'ENOSPC') throw new OpsError('BACKUP_FAILED', `The disk holding ${run.store.dir} is full: backup ${name} was not kept (no partial backup is listed).`, { cause: err });
+    throw new OpsError('BACKUP_FAILED', `Backup ${name} failed and was not kept: ${(err as Error).message.slice(0, 300)}`, { cause: err });
   }
 }
 

@@ -63,7 +63,7 @@ export class BackupStore {
   async commit(partial: string, manifest: BackupManifest): Promise<string> {
     await writeJson(join(partial, MANIFEST), manifest);
     const final = this.path(manifest.name);
-    if (await stat(final).then(() => true, () => false)) throw new OpsError('JOB_FAILED', `A backup named ${manifest.name} already exists; try again in a second.`);
+    if (await stat(final).then(() => true, () => false)) throw new OpsError('BACKUP_FAILED', `A backup named ${manifest.name} already exists; try again in a second.`);
     await rename(partial, final);
     return final;
   }

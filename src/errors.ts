@@ -21,6 +21,9 @@ export const ERROR_CODES = {
   NOT_FOUND: 'The requested service or object does not exist.',
   JOB_FAILED: 'The worker could not finish the job.',
   JOB_TIMEOUT: 'The job took longer than its time limit.',
+  ROTATION_IN_PROGRESS: 'A rotation of that secret is already running; it finishes or rolls back first.',
+  UNKNOWN_SECRET: 'The secret is not managed (not in rotation.secrets); the message lists the known ones.',
+  ROTATION_FAILED: 'A secret rotation failed and was rolled back (or could not be, as the message says).',
   INTERNAL: 'An unexpected error; details are in the logs under the request id.',
 } as const;
 

@@ -6,6 +6,9 @@ import { loadJobs, type JobRegistry } from './job-registry.ts';
 import { startWorker } from './run-worker.ts';
 import { startDoctorSchedule } from '../doctor/schedule.ts';
 import { startAlertWatcher } from '../alerts/watcher.ts';
+import { startRotationRecovery } from '../features/rotation/recovery.ts';
+import { startSecretsCheckSchedule } from '../features/rotation/schedule.ts';
+import { WORKER_ID } from '../features/rotation/job-deps.ts';
 
 export interface RunningWorkerProcess {
   close(): Promise<void>;
@@ -19,9 +22,13 @@ export async function startWorkerProcess(config: Config, log: Logger, jobsOverri
   const running = startWorker({ config, jobs, docker, connection, log });
   await startDoctorSchedule(config, connection, log);
   const alerts = await startAlertWatcher({ config, docker, connection, log });
+  await startSecretsCheckSchedule(config, connection, log);
+  // Rotations whose worker died are resumed (or rolled back) by whichever worker is alive.
+  const rotations = startRotationRecovery({ config, docker, redis: connection, log, replies: running.replies, workerId: WORKER_ID });
   log.info({ jobs: [...jobs.keys()], docker: config.stack.docker, concurrency: config.worker.concurrency }, 'worker started');
   return {
     async close() {
+      await rotations.close();
       await alerts.close();
       await running.close();
       await connection.quit();

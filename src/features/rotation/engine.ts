@@ -64,6 +64,10 @@ export interface SecretHost {
    */
   writeInPlace(path: string, value: string): Promise<void>;
   remove(path: string): Promise<boolean>;
+  /** Last modification (ms since epoch), for the age of a secret never rotated by the bot. */
+  modifiedAt?(path: string): Promise<number | undefined>;
+  /** Creates a root-only (0700) directory. */
+  ensureDir?(path: string): Promise<void>;
   /** Runs a program (argv, never a shell string) on the host; for `wg` and the like. */
   exec?(argv: readonly string[], stdin?: string): Promise<{ code: number; stdout: string; stderr: string }>;
   close(): Promise<void>;
@@ -99,6 +103,13 @@ export interface StepContext<S> {
   readonly log: Logger;
   readonly signal: AbortSignal;
   progress(text: string): void;
+  /**
+   * A job of the worker's queue to run at `runAt` (ms since epoch), e.g. the end of a dual-key
+   * window: a BullMQ delayed job, kept in Redis, so it survives worker restarts. `key` names it
+   * (scheduling the same key again replaces it). Args are identifiers only.
+   */
+  schedule(key: string, job: string, args: Record<string, unknown>, runAt: number): Promise<void>;
+  unschedule(key: string): Promise<void>;
 }
 
 export interface RotationStep<S> {
@@ -136,7 +147,23 @@ export interface RotationKind<S extends object = Record<string, unknown>> {
   rollback(ctx: StepContext<S>): Promise<string[]>;
   /** Optional last words for the thread after success (e.g. "sessions were invalidated"). */
   after?(ctx: StepContext<S>): string[];
+  /**
+   * Other step lists behind a flag: `setup` (first-time preparation, e.g. the second database
+   * user; its plan is a dry run) and `finish` (end a dual-key window early). Same engine, journal
+   * and lease; `rollback` defaults to the kind's.
+   */
+  readonly modes?: Partial<Record<'setup' | 'finish', ModeDef<S>>>;
+  /** For `setup`: what the plan job shows (a dry run against the live stack). */
+  dryRun?(ctx: StepContext<S>, mode: 'setup' | 'finish'): Promise<string[]>;
 }
+
+export interface ModeDef<S extends object> {
+  readonly steps: readonly RotationStep<S>[];
+  plan(secret: SecretSpec): KindPlan;
+  rollback?(ctx: StepContext<S>): Promise<string[]>;
+}
+
+export type RotationMode = 'rotate' | 'setup' | 'finish';
 
 /** The journal entry of one rotation in Redis (`<prefix>:rotation:journal:<secret>`). No values. */
 export interface Journal {
@@ -175,7 +202,7 @@ export interface ProbeResult {
 
 /** What `/cdb rotate` returns (crosses Redis: no values). */
 export interface RotationResult {
-  readonly mode: 'rotate' | 'setup' | 'finish';
+  readonly mode: RotationMode;
   readonly secret: string;
   readonly kind: string;
   readonly status: Journal['status'];

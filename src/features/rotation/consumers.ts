@@ -58,14 +58,18 @@ export class DowntimeProbe {
     this.result = prior ? { ...prior } : { service: consumer.service, probes: 0, failures: 0, downtimeMs: 0 };
   }
 
+  /** Up when any running container passes: with replicas, one restarting does not make the service down. */
   private async once(): Promise<boolean> {
     try {
-      const [c] = await serviceContainers(this.docker, this.project, this.consumer.service);
-      if (!c) return false;
-      let argv = this.consumer.probe ? [...this.consumer.probe] : undefined;
-      if (!argv) argv = healthcheckArgv(await this.docker.getContainer(c.Id).inspect());
-      if (!argv) return true; // nothing to ask: being up is all we can tell
-      return (await execIn(this.docker, c.Id, argv, { timeoutMs: 5000 })).code === 0;
+      const containers = await serviceContainers(this.docker, this.project, this.consumer.service);
+      for (const c of containers) {
+        let argv = this.consumer.probe ? [...this.consumer.probe] : undefined;
+        if (!argv) argv = healthcheckArgv(await this.docker.getContainer(c.Id).inspect());
+        if (!argv) return true; // nothing to ask: being up is all we can tell
+        const ok = await execIn(this.docker, c.Id, argv, { timeoutMs: 5000 }).then((r) => r.code === 0, () => false);
+        if (ok) return true;
+      }
+      return false;
     } catch {
       return false;
     }

@@ -87,3 +87,11 @@ return false`;
     return raw ? (JSON.parse(raw) as { at: number; by: string; byName?: string; requestId: string }) : undefined;
   }
 }
+
+/** Throws ROTATION_IN_PROGRESS while a rotation of `secret` is active. */
+export async function assertIdle(redis: Redis, prefix: string, secret: string): Promise<void> {
+  const journal = new RotationJournal(redis, prefix);
+  if (!(await redis.sismember(journal.activeKey, secret))) return;
+  const j = await journal.get(secret);
+  throw new OpsError('ROTATION_IN_PROGRESS', `A rotation of \`${secret}\` is already in progress${j ? ` (request \`${j.requestId}\`)` : ''}. It finishes or rolls back on its own; try again afterwards.`);
+}

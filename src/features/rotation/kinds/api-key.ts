@@ -74,7 +74,7 @@ export const apiKeyKind: RotationKind<State> = {
       await forget(ctx);
       return ['Nothing had changed yet: the current key stays.'];
     }
-    await rollOut(ctx, [{ path: ctx.secret.file, value: previous }, { path: oldFileOf(ctx), value: '' }]);
+    await rollOut(ctx, [{ path: ctx.secret.file, value: previous }, { path: oldFileOf(ctx), value: '' }], { verify: 'probe' });
     await forget(ctx);
     return [`Restored the previous key in ${ctx.secret.file} and emptied ${oldFileOf(ctx)}.`];
   },

@@ -54,7 +54,7 @@ export const appSecretKind: RotationKind<State> = {
       await forget(ctx);
       return ['Nothing had changed yet: the current secret stays.'];
     }
-    await rollOut(ctx, [{ path: ctx.secret.file, value: previous }]);
+    await rollOut(ctx, [{ path: ctx.secret.file, value: previous }], { verify: 'probe' });
     await forget(ctx);
     const restarted = restartOrder(ctx.secret.consumers);
     return [`Restored the previous secret in ${ctx.secret.file}${restarted.length ? ` and restarted ${restarted.join(', ')}` : ''}.`];

@@ -50,8 +50,9 @@ export async function forget(ctx: StepContext<object>, suffix = ''): Promise<voi
  * Writes the value in place (the containers' bind mounts see it at once), restarts the consumers
  * that read it only at start, one at a time with health waits, and proves each consumer sees the
  * value and passes its probe. `files` maps host file → value (e.g. user name and password).
+ * Rollbacks pass `verify: 'probe'`.
  */
-export async function rollOut(ctx: StepContext<object>, files: ReadonlyArray<{ path: string; value: string }>, opts: { verify?: boolean } = {}): Promise<void> {
+export async function rollOut(ctx: StepContext<object>, files: ReadonlyArray<{ path: string; value: string }>, opts: { verify?: 'full' | 'probe' } = {}): Promise<void> {
   for (const f of files) await ctx.host.writeInPlace(f.path, f.value);
   for (const c of ctx.secret.consumers) {
     if (ctx.signal.aborted) throw ctx.signal.reason;
@@ -59,8 +60,8 @@ export async function rollOut(ctx: StepContext<object>, files: ReadonlyArray<{ p
       ctx.progress(`Restarting ${c.service} (health wait)…`);
       await ctx.consumers.restart(c.service);
     }
-    if (opts.verify === false) continue;
-    for (const f of files) {
+    // A rollback only asks the probe: the previous value worked before, and a consumer that cannot see the file is what failed.
+    for (const f of opts.verify === 'probe' ? [] : files) {
       if (!(await ctx.consumers.sees(c.service, mountFor(ctx, c, f.path), f.value))) {
         throw new OpsError('ROTATION_FAILED', `${c.service} does not see the new content of ${basename(f.path)} (is it mounted from ${f.path}?).`);
       }

@@ -149,7 +149,7 @@ export function databaseKind(dialect: Dialect): RotationKind<State> {
       if (previous !== undefined && previousUser !== undefined) {
         const fileUser = await ctx.host.read(o.userFile);
         if (fileUser !== previousUser) {
-          await rollOut(ctx, [{ path: o.userFile, value: previousUser }, { path: ctx.secret.file, value: previous }]);
+          await rollOut(ctx, [{ path: o.userFile, value: previousUser }, { path: ctx.secret.file, value: previous }], { verify: 'probe' });
           lines.push(`Pointed the consumers back at ${previousUser} with its unchanged password${restartOrder(ctx.secret.consumers).length ? ` (restarted ${restartOrder(ctx.secret.consumers).join(', ')})` : ''}.`);
         }
       }

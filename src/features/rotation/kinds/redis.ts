@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { OpsError } from '../../../errors.ts';
 import { execIn, serviceContainers } from '../docker-exec.ts';
 import type { RotationKind, StepContext } from '../engine.ts';
-import { ensurePending, forget, keepPrevious, readPending, readPrevious, restartOrder, rollOut } from './common.ts';
+import { ensurePending, forget, keepPrevious, pendingPath, readPending, readPrevious, restartOrder, rollOut } from './common.ts';
 
 const options = z
   .object({
@@ -87,6 +87,8 @@ export const redisKind: RotationKind<State> = {
       pointOfNoReturn: true,
       async run(ctx) {
         const o = ctx.options as Options;
+        // Killed after the files were removed: everything below had already run.
+        if (ctx.state.revoked && (await ctx.host.read(pendingPath(ctx))) === undefined) return;
         const pending = await readPending(ctx);
         const previous = await readPrevious(ctx);
         if (previous && previous !== pending) {
@@ -117,7 +119,7 @@ export const redisKind: RotationKind<State> = {
     expectOk(await redisCli(ctx, [previous, pending], [`ACL SETUSER ${o.user} >${previous}`]), 'restoring the old password');
     const current = await ctx.host.read(ctx.secret.file);
     if (current?.replace(/\r?\n$/, '') !== previous) {
-      await rollOut(ctx, [{ path: ctx.secret.file, value: previous }]);
+      await rollOut(ctx, [{ path: ctx.secret.file, value: previous }], { verify: 'probe' });
       lines.push(`Restored the previous password in ${ctx.secret.file}${restartOrder(ctx.secret.consumers).length ? ` and restarted ${restartOrder(ctx.secret.consumers).join(', ')}` : ''}.`);
     } else {
       lines.push(`${ctx.secret.file} still held the previous password.`);

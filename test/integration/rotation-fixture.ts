@@ -43,11 +43,19 @@ export const probes = {
   api: ['sh', '-c', 'wget -q -O- --header "X-Api-Key: $(cat /run/secrets/api_key)" http://127.0.0.1:8080/cgi-bin/check | grep -q ok'],
   app: ['wget', '-q', '-O-', 'http://127.0.0.1:8080/'],
   // Two files (user, password) cannot change in one write: a reader between the two writes retries once, as a real client would.
-  pg: ['sh', '-c', 'for i in 1 2; do PGPASSWORD="$(cat /run/secrets/pg_password)" psql -h pg -U "$(cat /run/secrets/pg_user)" -d app -Atc "select 1" >/dev/null 2>&1 && exit 0; done; exit 1'],
-  maria: ['sh', '-c', 'for i in 1 2; do MYSQL_PWD="$(cat /run/secrets/maria_password)" mariadb -h maria -u "$(cat /run/secrets/maria_user)" app -e "select 1" >/dev/null 2>&1 && exit 0; done; exit 1'],
+  pg: ['sh', '-c', 'for i in 1 2; do PGCONNECT_TIMEOUT=5 PGPASSWORD="$(cat /run/secrets/pg_password)" psql -h pg -U "$(cat /run/secrets/pg_user)" -d app -Atc "select 1" >/dev/null 2>&1 && exit 0; done; exit 1'],
+  maria: ['sh', '-c', 'for i in 1 2; do MYSQL_PWD="$(cat /run/secrets/maria_password)" mariadb --connect-timeout=5 -h maria -u "$(cat /run/secrets/maria_user)" app -e "select 1" >/dev/null 2>&1 && exit 0; done; exit 1'],
 };
 
-export async function startRotationStack(opts: { kinds?: ReadonlyArray<'redis' | 'api' | 'app' | 'pg' | 'maria'> } = {}): Promise<RotationStack> {
+export interface RotationStackOptions {
+  kinds?: ReadonlyArray<'redis' | 'api' | 'app' | 'pg' | 'maria'>;
+  /** Redis consumers rcons, rcons2 … rconsN (the bench's "stack with 5 consumers"). */
+  redisConsumers?: number;
+  /** How the Redis consumers are configured to reload (default none: they read the file on each use). */
+  redisReload?: 'none' | 'restart';
+}
+
+export async function startRotationStack(opts: RotationStackOptions = {}): Promise<RotationStack> {
   const kinds = new Set(opts.kinds ?? ['redis', 'api', 'app', 'pg', 'maria']);
   const db = await ensureDbImage();
   const dir = await mkdtemp(join(tmpdir(), 'cdbrot-'));
@@ -65,7 +73,9 @@ export async function startRotationStack(opts: { kinds?: ReadonlyArray<'redis' |
   const services: ComposeServices = {};
   if (kinds.has('redis')) {
     services.redis = { image: db, command: ['redis'], environment: { REDIS_PASSWORD_FILE: '/run/secrets/redis_password' }, volumes: [mount('redis_password')] };
-    services.rcons = { image: db, command: ['sleep', 'infinity'], volumes: [mount('redis_password')], healthcheck: hc(probes.redis), depends_on: ['redis'] };
+    for (const name of redisConsumerNames(opts.redisConsumers ?? 1)) {
+      services[name] = { image: db, command: ['sleep', 'infinity'], volumes: [mount('redis_password')], healthcheck: hc(probes.redis), depends_on: ['redis'], stop_grace_period: '1s' };
+    }
   }
   if (kinds.has('api')) {
     services.api = {
@@ -111,7 +121,7 @@ export async function startRotationStack(opts: { kinds?: ReadonlyArray<'redis' |
       const r = await exec('pg', ['psql', '-v', 'ON_ERROR_STOP=1', '-U', 'postgres', '-d', 'app', '-c', `CREATE ROLE app_a LOGIN PASSWORD '${initial.pg_password}'; CREATE TABLE items(id int);`]);
       if (r.code !== 0) throw new Error('could not create app_a in postgres');
     }
-    const healthy = [...(kinds.has('redis') ? ['rcons'] : []), ...(kinds.has('api') ? ['api'] : []), ...(kinds.has('app') ? ['app'] : []), ...(kinds.has('pg') ? ['pgcons'] : []), ...(kinds.has('maria') ? ['mcons'] : [])];
+    const healthy = [...(kinds.has('redis') ? redisConsumerNames(opts.redisConsumers ?? 1) : []), ...(kinds.has('api') ? ['api'] : []), ...(kinds.has('app') ? ['app'] : []), ...(kinds.has('pg') ? ['pgcons'] : []), ...(kinds.has('maria') ? ['mcons'] : [])];
     await waitFor(async () => {
       const ps = await stack.ps();
       return healthy.every((s) => ps.filter((c) => c.service === s).length > 0 && ps.filter((c) => c.service === s).every((c) => c.health === 'healthy'));
@@ -126,7 +136,7 @@ export async function startRotationStack(opts: { kinds?: ReadonlyArray<'redis' |
     stack, project, dir, stateDir, path, exec,
     secretsConfig() {
       const out: Record<string, unknown>[] = [];
-      if (kinds.has('redis')) out.push({ name: 'redis_password', kind: 'redis', file: path('redis_password'), consumers: [consumer('rcons', probes.redis)], options: { service: 'redis' } });
+      if (kinds.has('redis')) out.push({ name: 'redis_password', kind: 'redis', file: path('redis_password'), consumers: redisConsumerNames(opts.redisConsumers ?? 1).map((n) => consumer(n, probes.redis, opts.redisReload ?? 'none')), options: { service: 'redis' } });
       if (kinds.has('api')) {
         out.push({ name: 'internal_api_key', kind: 'api-key', file: path('api_key'), consumers: [consumer('api', probes.api)], options: { oldFile: path('api_key_old') } });
         out.push({ name: 'broken_key', kind: 'app-secret', file: path('broken'), consumers: [consumer('api', probes.api, 'none', { mountPath: '/run/secrets/not_mounted' })] });
@@ -141,4 +151,8 @@ export async function startRotationStack(opts: { kinds?: ReadonlyArray<'redis' |
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+export function redisConsumerNames(n: number): string[] {
+  return Array.from({ length: n }, (_, i) => (i === 0 ? 'rcons' : `rcons${i + 1}`));
 }

@@ -78,6 +78,8 @@ async function startWithFile(file: Record<string, unknown>, dir: string, prefix:
     config, prefix, slack, redis,
     logs: () => output,
     async startWorker(pause) {
+      // One worker at a time: a leftover one would run the job without the pause point.
+      await rig.killWorker('SIGTERM');
       const child = spawn(process.execPath, ['--import', 'tsx', 'src/main/worker.ts'], {
         cwd: ROOT,
         env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', CDB_CONFIG: configPath, REDIS_URL, LOG_LEVEL: 'debug', ...(pause ? { CDB_TEST_ROTATION_PAUSE: pause } : {}) },

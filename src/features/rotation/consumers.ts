@@ -66,7 +66,8 @@ export class DowntimeProbe {
         let argv = this.consumer.probe ? [...this.consumer.probe] : undefined;
         if (!argv) argv = healthcheckArgv(await this.docker.getContainer(c.Id).inspect());
         if (!argv) return true; // nothing to ask: being up is all we can tell
-        const ok = await execIn(this.docker, c.Id, argv, { timeoutMs: 5000 }).then((r) => r.code === 0, () => false);
+        // A slow answer on a loaded host is not an outage: only a refusal or a hang this long counts.
+        const ok = await execIn(this.docker, c.Id, argv, { timeoutMs: 20_000 }).then((r) => r.code === 0, () => false);
         if (ok) return true;
       }
       return false;

@@ -1,7 +1,7 @@
-import { defineCommand } from '../src/registry/define-command.ts';
-import { rotateArgs, rotationFingerprint, type RotationPlan, type RotationResultView } from '../src/contracts/rotation.ts';
-import { capBlocks, context, esc, header, section, type Block } from '../src/render/blocks.ts';
-import { textTable } from '../src/render/table.ts';
+import { defineCommand } from '../src/shared/registry/define-command.ts';
+import { rotateArgs, rotationFingerprint, type RotationPlan, type RotationResultView } from '../src/shared/contracts/rotation.ts';
+import { capBlocks, context, esc, header, section, type Block } from '../src/shared/render/blocks.ts';
+import { textTable } from '../src/shared/render/table.ts';
 
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 

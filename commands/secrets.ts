@@ -1,7 +1,7 @@
-import { defineCommand } from '../src/registry/define-command.ts';
-import { secretsArgs, type SecretRow, type SecretsInventory } from '../src/contracts/rotation.ts';
-import { capBlocks, context, esc, header, section, type Block } from '../src/render/blocks.ts';
-import { textTable } from '../src/render/table.ts';
+import { defineCommand } from '../src/shared/registry/define-command.ts';
+import { secretsArgs, type SecretRow, type SecretsInventory } from '../src/shared/contracts/rotation.ts';
+import { capBlocks, context, esc, header, section, type Block } from '../src/shared/render/blocks.ts';
+import { textTable } from '../src/shared/render/table.ts';
 
 const date = (ms: number) => `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 

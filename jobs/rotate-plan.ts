@@ -1,10 +1,10 @@
 import { defineJob } from '../src/worker/define-job.ts';
-import { rotatePlanArgs, type RotationPlan } from '../src/contracts/rotation.ts';
+import { rotatePlanArgs, type RotationPlan } from '../src/shared/contracts/rotation.ts';
 import { buildRotationPlan, modeOf } from '../src/features/rotation/plan.ts';
 import { dryRun } from '../src/features/rotation/run.ts';
 import { rotationDeps } from '../src/features/rotation/job-deps.ts';
 import { assertIdle } from '../src/features/rotation/journal.ts';
-import { keyPrefix } from '../src/queue/names.ts';
+import { keyPrefix } from '../src/shared/queue/names.ts';
 
 /**
  * Read-only: what `/cdb rotate <secret>` would do, for the approval request. `--setup` includes the

@@ -1,10 +1,10 @@
 import { defineJob } from '../src/worker/define-job.ts';
-import { rotateWindowArgs } from '../src/contracts/rotation.ts';
+import { rotateWindowArgs } from '../src/shared/contracts/rotation.ts';
 import { RotationJournal } from '../src/features/rotation/journal.ts';
 import { startRotation } from '../src/features/rotation/run.ts';
 import { rotationDeps } from '../src/features/rotation/job-deps.ts';
-import { keyPrefix } from '../src/queue/names.ts';
-import { OpsError } from '../src/errors.ts';
+import { keyPrefix } from '../src/shared/queue/names.ts';
+import { OpsError } from '../src/shared/errors.ts';
 
 /**
  * The end of an api-key's `_old` window: a BullMQ delayed job scheduled by the rotation's finish

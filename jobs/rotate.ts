@@ -1,6 +1,6 @@
 import { defineJob } from '../src/worker/define-job.ts';
-import { rotateArgs, type RotationResultView } from '../src/contracts/rotation.ts';
-import { OpsError } from '../src/errors.ts';
+import { rotateArgs, type RotationResultView } from '../src/shared/contracts/rotation.ts';
+import { OpsError } from '../src/shared/errors.ts';
 import { buildRotationPlan, modeOf } from '../src/features/rotation/plan.ts';
 import { dryRun, startRotation } from '../src/features/rotation/run.ts';
 import { rotationDeps } from '../src/features/rotation/job-deps.ts';
@@ -18,7 +18,7 @@ export default defineJob({
       const dry = mode === 'setup' ? await dryRun(deps, args.secret, mode) : undefined;
       const plan = buildRotationPlan(ctx.config, args.secret, mode, dry);
       if (plan.fingerprint !== args.expectPlan) {
-        throw new OpsError('JOB_FAILED', `The rotation plan of \`${args.secret}\` changed after it was approved (plan ${plan.fingerprint}, approved ${args.expectPlan}). Nothing was changed; request it again.`);
+        throw new OpsError('PLAN_CHANGED', `The rotation plan of \`${args.secret}\` changed after it was approved (plan ${plan.fingerprint}, approved ${args.expectPlan}). Nothing was changed; request it again.`);
       }
     }
     return startRotation(deps, {

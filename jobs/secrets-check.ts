@@ -1,9 +1,9 @@
 import { defineJob } from '../src/worker/define-job.ts';
-import { secretsArgs } from '../src/contracts/rotation.ts';
+import { secretsArgs } from '../src/shared/contracts/rotation.ts';
 import { buildInventory } from '../src/features/rotation/inventory.ts';
 import { dueLine, dueToday } from '../src/features/rotation/overdue.ts';
 import { stackSecretHost } from '../src/features/rotation/secret-host.ts';
-import { keyPrefix } from '../src/queue/names.ts';
+import { keyPrefix } from '../src/shared/queue/names.ts';
 
 /** Scheduled (rotation.checkSchedule): posts overdue and soon-due secrets to channels.alerts, once per secret per day. */
 export default defineJob({

@@ -1,5 +1,5 @@
 import { defineJob } from '../src/worker/define-job.ts';
-import { secretsArgs, type SecretsInventory } from '../src/contracts/rotation.ts';
+import { secretsArgs, type SecretsInventory } from '../src/shared/contracts/rotation.ts';
 import { buildInventory } from '../src/features/rotation/inventory.ts';
 import { stackSecretHost } from '../src/features/rotation/secret-host.ts';
 

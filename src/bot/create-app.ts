@@ -2,19 +2,19 @@ import { App } from '@slack/bolt';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { Config } from '../config/schema.ts';
-import { OpsError } from '../errors.ts';
-import type { AuditLog } from '../audit/audit.ts';
-import type { Registry } from '../registry/registry.ts';
+import type { Config } from '../shared/config/schema.ts';
+import { OpsError } from '../shared/errors.ts';
+import type { AuditLog } from '../shared/audit/audit.ts';
+import type { Registry } from '../shared/registry/registry.ts';
 import { boltLogger } from './bolt-logger.ts';
 import { dispatch, type DispatchOutcome } from './dispatch.ts';
 import { slackGroupDirectory } from './group-directory.ts';
-import { keyPrefix } from '../queue/names.ts';
-import { handleApprovalAction } from '../approval/actions.ts';
-import { mirroringDirectory } from '../approval/group-mirror.ts';
-import { ACTION_IDS } from '../approval/message.ts';
-import { ApprovalService } from '../approval/service.ts';
-import { ApprovalStore } from '../approval/store.ts';
+import { keyPrefix } from '../shared/queue/names.ts';
+import { handleApprovalAction } from './approval/actions.ts';
+import { mirroringDirectory } from '../shared/approval/group-mirror.ts';
+import { ACTION_IDS } from '../shared/approval/message.ts';
+import { ApprovalService } from './approval/service.ts';
+import { ApprovalStore } from '../shared/approval/store.ts';
 import { registerAlertActions } from './alert-actions.ts';
 
 /** Slack wants an answer within 3 s; anything slower is acked first and answered through response_url. */
@@ -52,7 +52,7 @@ export function createSlackApp(deps: BotDeps): SlackApp {
   // Every membership the bot learns is mirrored to Redis for the worker's role re-check.
   const groups = mirroringDirectory(slackGroupDirectory(app.client, log), redis, keyPrefix(config), (err) => log.warn({ err }, 'group mirror not written'));
   const store = new ApprovalStore(redis, keyPrefix(config));
-  const approvals = new ApprovalService({ config, registry: deps.registry, jobs: deps.jobs, audit: deps.audit, log, store, client: app.client, groups });
+  const approvals = new ApprovalService({ config, registry: deps.registry, jobs: deps.jobs, redis, audit: deps.audit, log, store, client: app.client, groups });
   registerAlertActions(app, { ...deps, groups, approvals });
 
   app.command(config.slack.command, async ({ command, ack, respond }) => {

@@ -2,9 +2,9 @@ import type Docker from 'dockerode';
 import type { Redis } from 'ioredis';
 import type { z } from 'zod';
 import type { Logger } from 'pino';
-import type { Config } from '../config/schema.ts';
-import type { Actor, Notice, Origin } from '../contracts/envelope.ts';
-import type { GroupDirectory } from '../auth/authorize.ts';
+import type { Config } from '../shared/config/schema.ts';
+import type { Actor, Notice, Origin } from '../shared/contracts/envelope.ts';
+import type { GroupDirectory } from '../shared/auth/authorize.ts';
 
 export interface JobContext {
   readonly requestId: string;
@@ -45,4 +45,9 @@ export type AnyJob = JobDef<z.ZodType, unknown>;
 export function defineJob<S extends z.ZodType, R>(def: JobDef<S, R>): JobDef<S, R> {
   if (!/^[a-z][a-z0-9-]{0,30}$/.test(def.name)) throw new Error(`job name ${JSON.stringify(def.name)} is not kebab-case`);
   return Object.freeze(def);
+}
+
+/** The job's own time limit, else the worker's default. */
+export function jobTimeLimitMs(def: AnyJob, config: Pick<Config, 'worker'>): number {
+  return def.timeoutMs ?? config.worker.jobTimeoutSeconds * 1000;
 }

@@ -8,13 +8,13 @@ import Docker from 'dockerode';
 import { stringify } from 'yaml';
 import job from '../../jobs/doctor.ts';
 import planJob from '../../jobs/doctor-plan.ts';
-import { runCli } from '../../src/cli/run-cli.ts';
-import { buildConfig } from '../../src/config/load.ts';
-import type { Config } from '../../src/config/schema.ts';
-import { CHECK_IDS, type DoctorResult, type Finding } from '../../src/contracts/doctor.ts';
-import type { Actor, Notice } from '../../src/contracts/envelope.ts';
-import { OpsError } from '../../src/errors.ts';
-import { createLogger } from '../../src/log.ts';
+import { runCli } from '../../src/main/run-cli.ts';
+import { buildConfig } from '../../src/shared/config/load.ts';
+import type { Config } from '../../src/shared/config/schema.ts';
+import { CHECK_IDS, type DoctorResult, type Finding } from '../../src/shared/contracts/doctor.ts';
+import type { Actor, Notice } from '../../src/shared/contracts/envelope.ts';
+import { OpsError } from '../../src/shared/errors.ts';
+import { createLogger } from '../../src/shared/log.ts';
 import type { JobContext } from '../../src/worker/define-job.ts';
 import { ensureTestImages } from '../support/images.ts';
 import { jobRedis } from '../support/harness.ts';
@@ -269,7 +269,7 @@ describe('doctor on a real stack: a bad container fails each check, a hardened o
     const plan = await planJob.run(ctxFor(config, docker), {});
     expect(plan.destructive.map((d) => d.target)).toEqual(expect.arrayContaining([`${p}_straylate_1`, orphanVolume]));
     // A plan that no longer matches the stack (approved before something changed) removes nothing.
-    await expect(job.run(approved, { fix: 'all', expectPlan: '0000000000000000' })).rejects.toMatchObject({ code: 'JOB_FAILED' });
+    await expect(job.run(approved, { fix: 'all', expectPlan: '0000000000000000' })).rejects.toMatchObject({ code: 'PLAN_CHANGED' });
     expect((await late.inspect()).State.Running).toBe(true);
     const fixed = await job.run(approved, { fix: 'all', expectPlan: plan.fingerprint });
     expect(fixed.fixes).toEqual(expect.arrayContaining([

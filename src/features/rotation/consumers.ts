@@ -1,6 +1,6 @@
 import type Docker from 'dockerode';
-import { OpsError } from '../../errors.ts';
-import { waitReady } from '../../rollback/health.ts';
+import { OpsError } from '../../shared/errors.ts';
+import { waitReady } from '../rollback/health.ts';
 import { execIn, serviceContainers } from './docker-exec.ts';
 import type { ConsumerOps, ConsumerSpec, ProbeResult } from './engine.ts';
 
@@ -12,7 +12,7 @@ export function consumerOps(docker: Docker, project: string, healthTimeoutMs: nu
       for (const c of containers) {
         await docker.getContainer(c.Id).restart({ t: 10 });
         const ready = await waitReady(docker, c.Id, healthTimeoutMs, signal);
-        if (!ready.ok) throw new OpsError('JOB_FAILED', `${service} did not come back after its restart: ${ready.detail}.`);
+        if (!ready.ok) throw new OpsError('ROTATION_FAILED', `${service} did not come back after its restart: ${ready.detail}.`);
       }
     },
     async execAll(service, argv) {

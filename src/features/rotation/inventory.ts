@@ -1,9 +1,9 @@
 import type { Redis } from 'ioredis';
-import type { Config } from '../../config/schema.ts';
-import type { SecretRow, SecretsInventory } from '../../contracts/rotation.ts';
-import { readCompose } from '../../doctor/compose-files.ts';
-import { fileAccessFor } from '../../doctor/file-access.ts';
-import { keyPrefix } from '../../queue/names.ts';
+import type { Config } from '../../shared/config/schema.ts';
+import type { SecretRow, SecretsInventory } from '../../shared/contracts/rotation.ts';
+import { readCompose } from '../../host/compose/read.ts';
+import { hostFilesFor } from '../../host/host-files.ts';
+import { keyPrefix } from '../../shared/queue/names.ts';
 import type { SecretHost } from './engine.ts';
 import { RotationJournal } from './journal.ts';
 import { KINDS } from './registry.ts';
@@ -20,7 +20,8 @@ export async function buildInventory(config: Config, redis: Redis, host: SecretH
   const journal = new RotationJournal(redis, keyPrefix(config));
   const declared = new Map<string, { file?: string; consumers: string[] }>();
   if (config.stack.composeFiles.length) {
-    const read = await readCompose(fileAccessFor(config), config.stack.composeFiles, config.stack.project);
+    const files = hostFilesFor(config, 'inspect');
+    const read = await readCompose(files, config.stack.composeFiles, config.stack.project).finally(() => files.close());
     if (read.problem) problems.push(read.problem);
     for (const [name, s] of Object.entries(read.model?.secrets ?? {})) {
       const consumers = Object.entries(read.model?.services ?? {}).filter(([, svc]) => svc.secrets.includes(name)).map(([svc]) => svc).sort();

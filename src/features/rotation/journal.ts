@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { OpsError } from '../../errors.ts';
+import { OpsError } from '../../shared/errors.ts';
 import type { Journal } from './engine.ts';
 
 /**

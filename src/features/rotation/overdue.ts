@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { SecretRow, SecretsInventory } from '../../contracts/rotation.ts';
+import type { SecretRow, SecretsInventory } from '../../shared/contracts/rotation.ts';
 
 const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import type { Config } from '../../config/schema.ts';
-import type { RotationPlan } from '../../contracts/rotation.ts';
-import { OpsError } from '../../errors.ts';
+import type { Config } from '../../shared/config/schema.ts';
+import type { RotationPlan } from '../../shared/contracts/rotation.ts';
+import { OpsError } from '../../shared/errors.ts';
 import type { RotationMode } from './engine.ts';
 import { kindFor, managedSecret } from './registry.ts';
 import { stepsOf } from './run.ts';

@@ -1,12 +1,11 @@
 import type Docker from 'dockerode';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { Config } from '../../config/schema.ts';
-import { ApprovalStore } from '../../approval/store.ts';
-import { AuditLog } from '../../audit/audit.ts';
-import type { Origin } from '../../contracts/envelope.ts';
-import { keyPrefix } from '../../queue/names.ts';
-import type { ReplyQueue } from '../../worker/reply-queue.ts';
+import type { Config } from '../../shared/config/schema.ts';
+import { ApprovalStore } from '../../shared/approval/store.ts';
+import { AuditLog } from '../../shared/audit/audit.ts';
+import type { Notice, Origin, Reply } from '../../shared/contracts/envelope.ts';
+import { keyPrefix } from '../../shared/queue/names.ts';
 import { RotationJournal } from './journal.ts';
 import { resumeRotation } from './run.ts';
 
@@ -15,7 +14,8 @@ export interface RecoveryDeps {
   readonly docker: Docker;
   readonly redis: Redis;
   readonly log: Logger;
-  readonly replies: ReplyQueue;
+  /** The worker's reply queue (what the bot says in Slack). */
+  readonly replies: { send(reply: Reply): Promise<void>; notify(notice: Omit<Notice, 'type'>): Promise<void> };
   readonly workerId: string;
 }
 

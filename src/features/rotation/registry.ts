@@ -1,5 +1,5 @@
-import type { Config } from '../../config/schema.ts';
-import { OpsError } from '../../errors.ts';
+import type { Config } from '../../shared/config/schema.ts';
+import { OpsError } from '../../shared/errors.ts';
 import type { RotationKind, SecretSpec } from './engine.ts';
 import { apiKeyKind } from './kinds/api-key.ts';
 import { appSecretKind } from './kinds/app-secret.ts';

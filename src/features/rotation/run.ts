@@ -1,11 +1,11 @@
 import type Docker from 'dockerode';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { Config } from '../../config/schema.ts';
-import { OpsError } from '../../errors.ts';
+import type { Config } from '../../shared/config/schema.ts';
+import { OpsError } from '../../shared/errors.ts';
 import { Queue } from 'bullmq';
-import type { JobEnvelope } from '../../contracts/envelope.ts';
-import { JOBS_QUEUE, keyPrefix, queuePrefix } from '../../queue/names.ts';
+import type { JobEnvelope } from '../../shared/contracts/envelope.ts';
+import { JOBS_QUEUE, keyPrefix, queuePrefix } from '../../shared/queue/names.ts';
 import { consumerOps, DowntimeProbe } from './consumers.ts';
 import type { Journal, RotationKind, RotationMode, RotationResult, RotationStep, SecretHost, SecretSpec, StepContext } from './engine.ts';
 import { RotationJournal } from './journal.ts';
@@ -176,7 +176,7 @@ async function drive(deps: RotationDeps, store: RotationJournal, journal: Journa
   const { host } = ctx;
   const renew = setInterval(() => {
     store.renew(journal.secret, deps.workerId, leaseMs).then((ok) => {
-      if (!ok) lost.abort(new OpsError('JOB_FAILED', 'Another worker took over this rotation.'));
+      if (!ok) lost.abort(new OpsError('ROTATION_FAILED', 'Another worker took over this rotation.'));
     }, () => undefined);
   }, Math.max(200, leaseMs / 3));
   const probes = spec.consumers.map((c) => new DowntimeProbe(docker, config.stack.project, c, journal.probes.find((p) => p.service === c.service)).start());

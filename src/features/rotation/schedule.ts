@@ -1,9 +1,9 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { Config } from '../../config/schema.ts';
-import type { JobEnvelope } from '../../contracts/envelope.ts';
-import { JOBS_QUEUE, queuePrefix } from '../../queue/names.ts';
+import type { Config } from '../../shared/config/schema.ts';
+import type { JobEnvelope } from '../../shared/contracts/envelope.ts';
+import { JOBS_QUEUE, queuePrefix } from '../../shared/queue/names.ts';
 
 export const SECRETS_CHECK_ID = 'secrets-check';
 

@@ -3,9 +3,10 @@ import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { execFile } from 'node:child_process';
 import { NodeSSH } from 'node-ssh';
-import type { Config } from '../../config/schema.ts';
-import { OpsError } from '../../errors.ts';
-import { hostKeyVerifier, pinnedHostKeys } from '../../worker/docker-client.ts';
+import type { SFTPWrapper } from 'ssh2';
+import type { Config } from '../../shared/config/schema.ts';
+import { OpsError } from '../../shared/errors.ts';
+import { hostKeyVerifier, pinnedHostKeys } from '../../host/docker-client.ts';
 import type { SecretHost } from './engine.ts';
 
 // Paths go into a remote shell command, so they are held to a plain shape instead of being escaped.
@@ -96,8 +97,6 @@ export function localSecretHost(): SecretHost {
   };
 }
 
-const quote = (arg: string) => `'${arg.replace(/'/g, `'\\''`)}'`;
-
 export interface SshHostTarget {
   readonly host: string;
   readonly port: number;
@@ -106,62 +105,88 @@ export interface SshHostTarget {
   readonly knownHosts: string;
 }
 
-/** The same operations over SSH (pinned host key); values travel on stdin, never in the command. */
+const SFTP_NO_SUCH_FILE = 2;
+const sftpCode = (err: unknown) => (err as { code?: unknown }).code;
+
+/**
+ * The same operations over SFTP (pinned host key): no shell anywhere, so no path or value can be
+ * read as a command, and values travel only inside the encrypted SFTP writes.
+ */
 export function sshSecretHost(target: SshHostTarget): SecretHost {
-  let conn: Promise<NodeSSH> | undefined;
-  const connect = (): Promise<NodeSSH> => {
-    conn ??= (async () => {
+  const ssh = new NodeSSH();
+  let session: Promise<SFTPWrapper> | undefined;
+  const sftp = (): Promise<SFTPWrapper> => {
+    session ??= (async () => {
       const pinned = pinnedHostKeys(target.knownHosts, target.host, target.port);
       if (!pinned.size) throw new OpsError('CONFIG_INVALID', `known_hosts has no host key for ${target.host}:${target.port}.`);
       const verify = hostKeyVerifier(pinned);
-      return new NodeSSH().connect({ host: target.host, port: target.port, username: target.username, privateKey: target.privateKey, hostVerifier: (key: Buffer) => verify(key), readyTimeout: 15_000 });
+      await ssh.connect({ host: target.host, port: target.port, username: target.username, privateKey: target.privateKey, hostVerifier: (key: Buffer) => verify(key), readyTimeout: 15_000 });
+      return ssh.requestSFTP();
     })();
-    return conn;
+    return session;
   };
-  const run = async (command: string, stdin?: string) => {
-    const r = await (await connect()).execCommand(command, stdin === undefined ? {} : { stdin });
-    return { code: r.code ?? 1, stdout: r.stdout, stderr: r.stderr };
-  };
-  const fail = (what: string, path: string, stderr: string) => new OpsError('JOB_FAILED', `Could not ${what} ${path} on ${target.host}: ${stderr.trim().slice(0, 200)}`);
+  const call = <T>(fn: (s: SFTPWrapper, done: (err: Error | null | undefined, value?: T) => void) => void): Promise<T> =>
+    sftp().then((s) => new Promise<T>((ok, fail) => fn(s, (err, value) => (err ? fail(err) : ok(value as T)))));
+  // The server's message may name the path, never a value (values are never in a path).
+  const fail = (what: string, path: string, err: unknown) => new OpsError('HOST_FILES_FAILED', `Could not ${what} ${path} on ${target.host}: ${(err as Error).message.slice(0, 200)}`);
   return {
-    where: `${target.username}@${target.host}`,
+    where: `ssh://${target.username}@${target.host}:${target.port}`,
     async read(path) {
       checkSecretPath(path);
-      const r = await run(`if [ -e ${quote(path)} ]; then cat -- ${quote(path)}; else exit 3; fi`);
-      if (r.code === 3) return undefined;
-      if (r.code !== 0) throw fail('read', path, r.stderr);
-      return r.stdout;
+      try {
+        return String(await call<Buffer | string>((c, done) => c.readFile(path, 'utf8', done)));
+      } catch (err) {
+        if (sftpCode(err) === SFTP_NO_SUCH_FILE) return undefined;
+        throw fail('read', path, err);
+      }
     },
     async writeInPlace(path, value) {
       checkSecretPath(path);
-      const len = Buffer.byteLength(value, 'utf8');
-      const p = quote(path);
-      const r = await run(`umask 077 && mkdir -p -- ${quote(dirname(path))} && dd of=${p} conv=notrunc status=none && truncate -s ${len} -- ${p} && chmod 600 -- ${p}`, value);
-      if (r.code !== 0) throw fail('write', path, r.stderr);
+      const data = Buffer.from(value, 'utf8');
+      try {
+        // r+ keeps the inode; only a missing file is created (exclusively, 0600).
+        const handle = await call<Buffer>((c, done) => c.open(path, 'r+', done)).catch(async (err: unknown) => {
+          if (sftpCode(err) !== SFTP_NO_SUCH_FILE) throw err;
+          return call<Buffer>((c, done) => c.open(path, 'wx', { mode: 0o600 }, done));
+        });
+        try {
+          if (data.length) await call<void>((c, done) => c.write(handle, data, 0, data.length, 0, done));
+          await call<void>((c, done) => c.fsetstat(handle, { size: data.length, mode: 0o600 }, done));
+        } finally {
+          await call<void>((c, done) => c.close(handle, done)).catch(() => undefined);
+        }
+      } catch (err) {
+        throw fail('write', path, err);
+      }
     },
     async remove(path) {
       checkSecretPath(path);
-      const r = await run(`if [ -e ${quote(path)} ]; then rm -f -- ${quote(path)}; else exit 3; fi`);
-      if (r.code === 3) return false;
-      if (r.code !== 0) throw fail('remove', path, r.stderr);
-      return true;
+      try {
+        await call<void>((c, done) => c.unlink(path, done));
+        return true;
+      } catch (err) {
+        if (sftpCode(err) === SFTP_NO_SUCH_FILE) return false;
+        throw fail('remove', path, err);
+      }
     },
     async modifiedAt(path) {
       checkSecretPath(path);
-      const r = await run(`stat -c %Y -- ${quote(path)}`);
-      return r.code === 0 ? Number(r.stdout.trim()) * 1000 : undefined;
+      const st = await call<{ mtime: number }>((c, done) => c.stat(path, done)).catch(() => undefined);
+      return st ? st.mtime * 1000 : undefined;
     },
     async ensureDir(path) {
       checkSecretPath(path);
-      const r = await run(`mkdir -p -m 700 -- ${quote(path)} && chmod 700 -- ${quote(path)}`);
-      if (r.code !== 0) throw fail('create', path, r.stderr);
-    },
-    async exec(argv, stdin) {
-      return run(argv.map(quote).join(' '), stdin);
+      try {
+        await ssh.mkdir(path, 'sftp', await sftp());
+        await call<void>((c, done) => c.chmod(path, 0o700, done));
+      } catch (err) {
+        throw fail('create', path, err);
+      }
     },
     async close() {
-      if (conn) (await conn.catch(() => undefined))?.dispose();
-      conn = undefined;
+      if (session) await session.then((s) => s.end()).catch(() => undefined);
+      session = undefined;
+      ssh.dispose();
     },
   };
 }

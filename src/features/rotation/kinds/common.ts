@@ -1,5 +1,5 @@
 import { basename } from 'node:path';
-import { OpsError } from '../../../errors.ts';
+import { OpsError } from '../../../shared/errors.ts';
 import type { ConsumerSpec, StepContext } from '../engine.ts';
 import { generateSecret, SECRET_LENGTH } from '../generate.ts';
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { OpsError } from '../../../errors.ts';
+import { OpsError } from '../../../shared/errors.ts';
 import { execIn, serviceContainers } from '../docker-exec.ts';
 import type { RotationKind, StepContext } from '../engine.ts';
 import { generateSecret } from '../generate.ts';

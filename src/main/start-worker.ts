@@ -1,0 +1,37 @@
+import type { Logger } from 'pino';
+import type { Config } from '../shared/config/schema.ts';
+import { connectRedis } from '../shared/queue/names.ts';
+import { createDocker } from '../host/docker-client.ts';
+import { loadJobs, type JobRegistry } from '../worker/job-registry.ts';
+import { startWorker } from '../worker/run-worker.ts';
+import { startDoctorSchedule } from '../features/doctor/schedule.ts';
+import { startAlertWatcher } from '../features/alerts/watcher.ts';
+import { startRotationRecovery } from '../features/rotation/recovery.ts';
+import { startSecretsCheckSchedule } from '../features/rotation/schedule.ts';
+import { WORKER_ID } from '../features/rotation/job-deps.ts';
+
+export interface RunningWorkerProcess {
+  close(): Promise<void>;
+}
+
+/** `jobs` replaces the jobs/ folder (tests add processors of their own). */
+export async function startWorkerProcess(config: Config, log: Logger, jobsOverride?: JobRegistry): Promise<RunningWorkerProcess> {
+  const connection = connectRedis(config, log);
+  const jobs = jobsOverride ?? (await loadJobs());
+  const docker = createDocker(config);
+  const running = startWorker({ config, jobs, docker, connection, log });
+  await startDoctorSchedule(config, connection, log);
+  const alerts = await startAlertWatcher({ config, docker, connection, log });
+  await startSecretsCheckSchedule(config, connection, log);
+  // Rotations whose worker died are resumed (or rolled back) by whichever worker is alive.
+  const rotations = startRotationRecovery({ config, docker, redis: connection, log, replies: running.replies, workerId: WORKER_ID });
+  log.info({ jobs: [...jobs.keys()], docker: config.stack.docker, concurrency: config.worker.concurrency }, 'worker started');
+  return {
+    async close() {
+      await rotations.close();
+      await alerts.close();
+      await running.close();
+      await connection.quit();
+    },
+  };
+}

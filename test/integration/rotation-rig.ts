@@ -176,7 +176,7 @@ export async function startRigFor(project: string, secrets: Record<string, unkno
     roles: { viewer: { users: [ALICE] }, operator: { users: [ALICE] }, approver: { users: [BOB] } },
     worker: { concurrency: 2 },
     alerts: { enabled: false },
-    rotation: { stateDir: extra.stateDir, leaseSeconds: 1, healthTimeoutSeconds: 90, secrets, ...(extra.rotation ?? {}) },
+    rotation: { stateDir: extra.stateDir, leaseSeconds: 3, healthTimeoutSeconds: 90, secrets, ...(extra.rotation ?? {}) },
   };
   return startWithFile(file, dir, prefix, slack);
 }

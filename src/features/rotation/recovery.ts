@@ -7,7 +7,7 @@ import { AuditLog } from '../../shared/audit/audit.ts';
 import type { Notice, Origin, Reply } from '../../shared/contracts/envelope.ts';
 import { keyPrefix } from '../../shared/queue/names.ts';
 import { RotationJournal } from './journal.ts';
-import { resumeRotation } from './run.ts';
+import { isDrivenHere, leaseOwner, resumeRotation } from './run.ts';
 
 export interface RecoveryDeps {
   readonly config: Config;
@@ -34,7 +34,7 @@ export function startRotationRecovery(deps: RecoveryDeps): { close(): Promise<vo
   const running = new Set<Promise<void>>();
   const busy = new Set<string>();
 
-  const resume = async (secret: string): Promise<void> => {
+  const resume = async (secret: string, owner: string): Promise<void> => {
     const j = await journal.get(secret);
     const origin = (j?.origin ?? { kind: 'schedule' }) as Origin;
     const progress = (text: string) => {
@@ -42,7 +42,7 @@ export function startRotationRecovery(deps: RecoveryDeps): { close(): Promise<vo
       void deps.replies.send({ type: 'progress', requestId: j.requestId, command: j.command, origin, text: text.slice(0, 400) }).catch(() => undefined);
     };
     log.warn({ secret, requestId: j?.requestId }, 'resuming a rotation whose worker stopped');
-    const result = await resumeRotation({ config, docker: deps.docker, redis, log, workerId: deps.workerId, signal: abort.signal, progress }, secret);
+    const result = await resumeRotation({ config, docker: deps.docker, redis, log, workerId: deps.workerId, signal: abort.signal, progress }, secret, owner);
     if (!result || !j) return;
     const ok = result.status === 'succeeded';
     const approval = await approvals.get(j.requestId).catch(() => undefined);
@@ -57,10 +57,11 @@ export function startRotationRecovery(deps: RecoveryDeps): { close(): Promise<vo
 
   const tick = async (): Promise<void> => {
     for (const secret of await journal.active()) {
-      if (busy.has(secret) || abort.signal.aborted) continue;
-      if (!(await journal.claim(secret, deps.workerId, leaseMs))) continue;
+      if (busy.has(secret) || isDrivenHere(secret) || abort.signal.aborted) continue;
+      const owner = leaseOwner(deps.workerId);
+      if (!(await journal.claim(secret, owner, leaseMs))) continue;
       busy.add(secret);
-      const p = resume(secret)
+      const p = resume(secret, owner)
         .catch((err: unknown) => log.error({ err, secret }, 'resuming the rotation failed'))
         .finally(() => {
           busy.delete(secret);

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type Docker from 'dockerode';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -35,6 +36,13 @@ export interface RotationRequest {
   readonly origin: Journal['origin'];
   readonly actor: Journal['actor'];
 }
+
+/** Rotations this process is driving: its own recovery check must never take them over. */
+const driving = new Set<string>();
+export const isDrivenHere = (secret: string): boolean => driving.has(secret);
+
+/** A lease owner per drive (not per process): a renewal fails the moment anyone else holds it. */
+export const leaseOwner = (workerId: string): string => `${workerId}#${randomBytes(4).toString('hex')}`;
 
 /** Retries of a step past the point of no return before the rotation is declared stuck. */
 const FORWARD_RETRIES = 3;
@@ -77,12 +85,13 @@ export async function startRotation(deps: RotationDeps, req: RotationRequest): P
     stepsDone: [], notes: [], probes: [], workers: [deps.workerId],
   };
   const store = new RotationJournal(deps.redis, keyPrefix(deps.config));
-  await store.begin(journal, deps.workerId, deps.config.rotation.leaseSeconds * 1000);
-  return drive(deps, store, journal, false);
+  const owner = leaseOwner(deps.workerId);
+  await store.begin(journal, owner, deps.config.rotation.leaseSeconds * 1000);
+  return drive(deps, store, journal, false, owner);
 }
 
 /** Continues a rotation whose worker died (the caller claimed its lease). */
-export async function resumeRotation(deps: RotationDeps, secret: string): Promise<RotationResult | undefined> {
+export async function resumeRotation(deps: RotationDeps, secret: string, owner: string): Promise<RotationResult | undefined> {
   const store = new RotationJournal(deps.redis, keyPrefix(deps.config));
   const journal = await store.get(secret);
   if (!journal || journal.status !== 'running') {
@@ -93,7 +102,7 @@ export async function resumeRotation(deps: RotationDeps, secret: string): Promis
   const where = journal.phase === 'rollback' ? 'while rolling back' : `before step ${journal.step + 1}`;
   journal.notes.push(`The worker running this rotation stopped ${where}; worker ${deps.workerId} took over.`);
   await store.save(journal);
-  return drive(deps, store, journal, true);
+  return drive(deps, store, journal, true, owner);
 }
 
 /** The context steps see; `close` closes the hosts it opened. */
@@ -162,7 +171,16 @@ export async function dryRun(deps: RotationDeps, secret: string, mode: 'setup' |
   }
 }
 
-async function drive(deps: RotationDeps, store: RotationJournal, journal: Journal, resumed: boolean): Promise<RotationResult> {
+async function drive(deps: RotationDeps, store: RotationJournal, journal: Journal, resumed: boolean, owner: string): Promise<RotationResult> {
+  driving.add(journal.secret);
+  try {
+    return await driveSteps(deps, store, journal, resumed, owner);
+  } finally {
+    driving.delete(journal.secret);
+  }
+}
+
+async function driveSteps(deps: RotationDeps, store: RotationJournal, journal: Journal, resumed: boolean, owner: string): Promise<RotationResult> {
   const { config, docker } = deps;
   const spec: SecretSpec = managedSecret(config, journal.secret);
   const kind = kindFor(spec);
@@ -175,7 +193,7 @@ async function drive(deps: RotationDeps, store: RotationJournal, journal: Journa
   const { ctx, close } = makeContext(deps, spec, journal, signal, (j) => store.save(j));
   const { host } = ctx;
   const renew = setInterval(() => {
-    store.renew(journal.secret, deps.workerId, leaseMs).then((ok) => {
+    store.renew(journal.secret, owner, leaseMs).then((ok) => {
       if (!ok) lost.abort(new OpsError('ROTATION_FAILED', 'Another worker took over this rotation.'));
     }, () => undefined);
   }, Math.max(200, leaseMs / 3));
@@ -241,6 +259,6 @@ async function drive(deps: RotationDeps, store: RotationJournal, journal: Journa
   }
   journal.finishedAt = Date.now();
   if (lost.signal.aborted) return resultOf(journal, resumed);
-  await store.end(journal, deps.workerId);
+  await store.end(journal, owner);
   return resultOf(journal, resumed);
 }

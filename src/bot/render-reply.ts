@@ -10,7 +10,7 @@ function seconds(ms: number): string {
 /** Turns a worker reply into a chat message using the command module's own renderer. */
 export function replyToSlack(reply: Exclude<Reply, { type: 'notice' }>, registry: Registry): SlackMessage {
   if (reply.type === 'progress') {
-    return { text: `:hourglass_flowing_sand: ${reply.text}`, blocks: [section(`:hourglass_flowing_sand: ${esc(reply.text)}`)] };
+    return { text: `:hourglass_flowing_sand: ${esc(reply.text)}`, blocks: [section(`:hourglass_flowing_sand: ${esc(reply.text)}`)] };
   }
   if (reply.type === 'error') {
     const text = `:x: \`/cdb ${reply.command}\` failed: ${reply.message}`;

@@ -5,12 +5,13 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../shared/config/schema.ts';
 import { AuditLog } from '../shared/audit/audit.ts';
-import { JOBS_QUEUE, connectRedis, keyPrefix, queuePrefix } from '../shared/queue/names.ts';
+import { JOBS_QUEUE, connectRedis, keyPrefix, queuePrefix, redisErrorReporter } from '../shared/queue/names.ts';
 import { loadRegistry, type Registry } from '../shared/registry/registry.ts';
 import { createSlackApp } from '../bot/create-app.ts';
 import { startReplyConsumer, type ReplySink } from '../bot/reply-consumer.ts';
 import { SlackSink } from '../bot/slack-sink.ts';
 import { ApprovalAwareSink, startApprovalSweeper } from '../bot/approval/sweeper.ts';
+import { AwaitedJobs } from '../bot/awaited-jobs.ts';
 
 export interface BotCore {
   readonly redis: Redis;
@@ -25,6 +26,7 @@ export async function startBotCore(config: Config, log: Logger, registryOverride
   const redis = connectRedis(config, log);
   const registry = registryOverride ?? (await loadRegistry());
   const jobs = new Queue(JOBS_QUEUE, { connection: redis, prefix: queuePrefix(config) });
+  jobs.on('error', redisErrorReporter(redis, log));
   const audit = new AuditLog(redis, log, `${keyPrefix(config)}:audit`, config.audit.streamMaxLen);
   return {
     redis, registry, jobs, audit,
@@ -36,11 +38,13 @@ export async function startBotCore(config: Config, log: Logger, registryOverride
 }
 
 export function consumeReplies(config: Config, core: BotCore, sink: ReplySink, log: Logger): Worker {
-  return startReplyConsumer({ connection: core.redis, prefix: queuePrefix(config), sink, log });
+  return startReplyConsumer({ connection: core.redis, prefix: queuePrefix(config), sink, log, onError: redisErrorReporter(core.redis, log) });
 }
 
 export interface RunningBot {
   readonly app: App;
+  /** Its Redis connection and queue, for /healthz and /metrics. */
+  readonly core: BotCore;
   /** Set in HTTP mode: the server Bolt listens on (its port may be 0 in tests). */
   readonly server?: Server;
   close(): Promise<void>;
@@ -51,7 +55,13 @@ export async function startBot(config: Config, log: Logger, registry?: Registry)
   const core = await startBotCore(config, log, registry);
   const { app, approvals } = createSlackApp({ config, registry: core.registry, jobs: core.jobs, audit: core.audit, log, redis: core.redis });
   const slackSink = new SlackSink(app.client, core.redis, core.registry, keyPrefix(config), config.channels.alerts);
-  const replies = consumeReplies(config, core, new ApprovalAwareSink(slackSink, approvals), log);
+  const sink = new ApprovalAwareSink(slackSink, approvals);
+  // What the bot enqueued and waits on: a job that vanishes from Redis is reported as lost, not silence.
+  const awaited = new AwaitedJobs({ jobs: core.jobs, redis: core.redis, keyPrefix: keyPrefix(config), sink, log });
+  awaited.attach();
+  await awaited.load();
+  const replies = consumeReplies(config, core, awaited.observe(sink), log);
+  const lostCheck = awaited.start();
   const started: unknown = config.slack.mode === 'http' ? await app.start(config.slack.port) : await app.start();
   const server = config.slack.mode === 'http' ? (started as Server) : undefined;
   // Expiry, recovery of approved-but-unqueued requests and the group mirror; all state is in Redis.
@@ -60,11 +70,13 @@ export async function startBot(config: Config, log: Logger, registry?: Registry)
   let closed = false;
   return {
     app,
+    core,
     server,
     async close() {
       if (closed) return;
       closed = true;
       await sweeper.stop();
+      await lostCheck.stop();
       await app.stop();
       await replies.close();
       await core.close();

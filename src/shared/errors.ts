@@ -19,7 +19,11 @@ export const ERROR_CODES = {
   APPROVAL_REUSED: 'The approved request was already used once; it is never run a second time.',
   DOCKER_UNAVAILABLE: 'The Docker Engine could not be reached.',
   NOT_FOUND: 'The requested service or object does not exist.',
-  STACK_BUSY: 'Another tag or rollback holds the stack’s lock.',
+  JOB_FAILED: 'The worker could not finish the job.',
+  BACKUP_INVALID: 'A backup failed verification (checksum, decryption, manifest or project); nothing was touched.',
+  BACKUP_KEY_MISSING: 'An encrypted backup was to be read but the private key (backup.identityFile) is missing or does not match.',
+  STACK_BUSY: 'Another tag or rollback holds the stack’s lock, or an interrupted rollback is being recovered.',
+  HANDED_OVER: 'The worker lost its hold on a running rollback; another worker finishes or reverts it and reports.',
   PLAN_CHANGED: 'The stack moved on since the request was approved: what would run is no longer what was approved.',
   PLAN_FAILED: 'The worker could not work out what an approval request would change.',
   TAG_EXISTS: 'A rollback tag with that name exists already.',
@@ -30,6 +34,7 @@ export const ERROR_CODES = {
   ROTATION_IN_PROGRESS: 'A rotation of that secret is already running; it finishes or rolls back first.',
   UNKNOWN_SECRET: 'The secret is not managed (not in rotation.secrets); the message lists the known ones.',
   ROTATION_FAILED: 'A secret rotation failed and was rolled back (or could not be, as the message says).',
+  JOB_LOST: 'The job the bot was waiting on disappeared from Redis (e.g. a Redis without persistence restarted) before the worker answered.',
   INTERNAL: 'An unexpected error; details are in the logs under the request id.',
 } as const;
 

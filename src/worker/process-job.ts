@@ -15,6 +15,10 @@ import type { JobRegistry } from './job-registry.ts';
 import { startProgress } from './progress.ts';
 import type { ReplyQueue } from './reply-queue.ts';
 import { reporterFor } from './report.ts';
+import { hasJournal } from '../shared/journal.ts';
+import { keyPrefix } from '../shared/queue/names.ts';
+import { dockerTimeoutError, stalledDockerCall } from '../host/docker-watch.ts';
+import { jobSeconds, jobsTotal } from '../shared/metrics.ts';
 
 export interface ProcessorDeps {
   readonly config: Config;
@@ -46,7 +50,11 @@ export function createProcessor(deps: ProcessorDeps): (job: Job) => Promise<JobO
   const refuse = async (env: JobEnvelope, err: unknown, jobLog: Logger): Promise<UnrecoverableError> => {
     const user = toUserError(err, env.requestId);
     jobLog.warn({ code: user.code }, 'job refused before running');
-    await replies.send({ type: 'error', requestId: env.requestId, command: env.command, origin: env.origin, code: user.code, message: user.message, durationMs: 0 });
+    jobsTotal.inc({ job: env.command, outcome: 'refused' });
+    // A job redelivered after its worker died: its journal's recoverer reports what happened, so
+    // "already started once" would only overwrite that report.
+    const journaled = user.code === 'APPROVAL_REUSED' && (await hasJournal(connection, keyPrefix(config), env.requestId).catch(() => false));
+    if (!journaled) await replies.send({ type: 'error', requestId: env.requestId, command: env.command, origin: env.origin, code: user.code, message: user.message, durationMs: 0 });
     await audit.record({ requestId: env.requestId, command: env.command, args: env.args, actor: env.actor, via: env.origin.kind, outcome: 'rejected', code: user.code });
     return new UnrecoverableError(user.code);
   };
@@ -72,26 +80,46 @@ export function createProcessor(deps: ProcessorDeps): (job: Job) => Promise<JobO
     const started = Date.now();
     const timeoutMs = jobTimeLimitMs(def, config);
     const approved = approval ? { id: approval.record.id, approvers: approval.record.approvals.map((a) => a.userId) } : undefined;
+    // Calls a journaled job registers to run once its outcome has been reported (it ends its journal there).
+    const reported: Array<() => Promise<void>> = [];
+    const afterReport = async () => {
+      for (const fn of reported.splice(0)) await fn().catch((err: unknown) => jobLog.error({ err }, 'after-report step failed'));
+    };
     const context = (signal: AbortSignal): JobContext => ({
       requestId: env.requestId, actor: env.actor, origin: env.origin, config, docker, redis: connection, log: jobLog, signal,
-      progress: progress.report, notify: (n) => replies.notify(n), approval: approved, groups,
+      progress: progress.report, notify: (n) => replies.notify(n), approval: approved, groups, afterReport: (fn) => void reported.push(fn),
     });
     try {
       const result = await withTimeLimit(
         timeoutMs,
-        () => new OpsError('JOB_TIMEOUT', `\`${env.command}\` did not finish within ${Math.round(timeoutMs / 1000)} s.`),
+        () => {
+          // A daemon that accepts and never answers would otherwise look like a slow job: name Docker.
+          const stalled = stalledDockerCall(docker, started);
+          if (stalled && Date.now() - stalled.since >= Math.min(5000, timeoutMs / 2)) return dockerTimeoutError(env.command, stalled, timeoutMs);
+          return new OpsError('JOB_TIMEOUT', `\`${env.command}\` did not finish within ${Math.round(timeoutMs / 1000)} s.`);
+        },
         (signal) => def.run(context(signal), args.data),
       );
       progress.stop();
+      jobsTotal.inc({ job: job.name, outcome: 'succeeded' });
+      jobSeconds.observe({ job: job.name, outcome: 'succeeded' }, (Date.now() - started) / 1000);
       // Recorded before the result is sent, so the bot finds the request finished when it renders it.
       await approval?.finish(true);
-      return await report.succeeded(result, Date.now() - started);
+      const outcome = await report.succeeded(result, Date.now() - started);
+      await afterReport();
+      return outcome;
     } catch (err) {
       progress.stop();
       const user = toUserError(err, env.requestId);
+      jobsTotal.inc({ job: job.name, outcome: 'failed' });
+      jobSeconds.observe({ job: job.name, outcome: 'failed' }, (Date.now() - started) / 1000);
       jobLog.error({ err, durationMs: Date.now() - started }, 'job failed');
       await approval?.finish(false, user.message).catch((e: unknown) => jobLog.error({ err: e }, 'approval not marked failed'));
-      return report.failed(user, Date.now() - started);
+      try {
+        return await report.failed(user, Date.now() - started);
+      } finally {
+        await afterReport();
+      }
     }
   };
 }

@@ -4,7 +4,8 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../shared/config/schema.ts';
 import { AuditLog } from '../shared/audit/audit.ts';
-import { JOBS_QUEUE, keyPrefix, queuePrefix } from '../shared/queue/names.ts';
+import { JOBS_QUEUE, keyPrefix, queuePrefix, redisErrorReporter } from '../shared/queue/names.ts';
+import { watchDocker } from '../host/docker-watch.ts';
 import { loadRegistry, type Registry } from '../shared/registry/registry.ts';
 import { mirrorDirectory } from '../shared/approval/group-mirror.ts';
 import { ApprovalStore } from '../shared/approval/store.ts';
@@ -35,7 +36,9 @@ export interface RunningWorker {
 /** The BullMQ worker of the jobs queue, with its replies queue, audit stream and approval gate. */
 export function startWorker(deps: WorkerDeps): RunningWorker {
   const { config, connection, log } = deps;
-  const replies = new ReplyQueue(connection, queuePrefix(config));
+  const replies = new ReplyQueue(connection, queuePrefix(config), redisErrorReporter(connection, log));
+  // In-flight Engine requests are tracked, so a time limit hit while Docker hangs names Docker.
+  const docker = watchDocker(deps.docker);
   const audit = new AuditLog(connection, log, `${keyPrefix(config)}:audit`, config.audit.streamMaxLen);
   let registry: Promise<Registry> | undefined = deps.registry ? Promise.resolve(deps.registry) : undefined;
   const groups = mirrorDirectory(connection, keyPrefix(config));
@@ -46,11 +49,13 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
     groups,
     audit,
   });
-  const processor = createProcessor({ ...deps, gate, groups, replies, audit });
+  const processor = createProcessor({ ...deps, docker, gate, groups, replies, audit });
   const worker = new Worker(JOBS_QUEUE, processor, { connection, prefix: queuePrefix(config), concurrency: config.worker.concurrency, autorun: true });
   worker.on('failed', (job, err) => {
     if (job && err instanceof UnrecoverableError && err.message.startsWith('job ')) log.error({ jobId: job.id, err: err.message }, 'rejected malformed job');
   });
+  // Without a listener BullMQ prints every error with its stack; an outage is one warning (connectRedis).
+  worker.on('error', redisErrorReporter(connection, log));
   return {
     worker,
     replies,

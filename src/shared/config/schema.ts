@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { durationSchema } from '../duration.ts';
 import { CHECK_IDS, type CheckId } from '../contracts/doctor.ts';
 import { rotationSection } from './rotation-schema.ts';
+import { backupSection } from './backup-schema.ts';
 
 const slackUserId = z.string().regex(/^[UW][A-Z0-9]{2,}$/, 'a Slack user ID such as U012ABCDEF');
 const slackGroupId = z.string().regex(/^S[A-Z0-9]{2,}$/, 'a Slack user-group ID such as S012ABCDEF');
@@ -188,6 +189,31 @@ export const configSchema = z
       .default({ keep: 10, manifestDir: '/var/lib/cdb/rollback', healthTimeoutSeconds: 60 }),
     doctor: doctorSection,
     rotation: rotationSection,
+    /** /cdb clean (docs/clean.md). */
+    clean: z
+      .object({
+        /** Volumes (full Docker names) `clean --deep` never removes, used or not: the databases. */
+        protect: z.array(z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/, 'a Docker volume name such as shop_pgdata')).default([]),
+        /**
+         * The Engine's build cache belongs to no project: pruning it also drops other projects' cache.
+         * Only true on a host that runs this stack alone.
+         */
+        buildCache: z.boolean().default(false),
+      })
+      .strict()
+      .default({ protect: [], buildCache: false }),
+    /** GET /healthz and /metrics of each process (docs/observability.md). HEALTH_PORT sets the port of the process it is given to. */
+    health: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** 127.0.0.1: reachable by the container's own healthcheck, not from other hosts. */
+        host: z.string().regex(/^[0-9a-fA-F.:]+$|^localhost$/, 'an IP address such as 127.0.0.1 (or 0.0.0.0 for a scraper on another host)').default('127.0.0.1'),
+        botPort: z.number().int().min(0).max(65535).default(9464),
+        workerPort: z.number().int().min(0).max(65535).default(9465),
+      })
+      .strict()
+      .default({ enabled: true, host: '127.0.0.1', botPort: 9464, workerPort: 9465 }),
+    backup: backupSection,
   })
   .strict();
 

@@ -8,6 +8,9 @@ import { loadJobs, type JobRegistry } from '../worker/job-registry.ts';
 import { startWorker } from '../worker/run-worker.ts';
 import { startDoctorSchedule } from '../features/doctor/schedule.ts';
 import { startAlertWatcher } from '../features/alerts/watcher.ts';
+import { startRotationRecovery } from '../features/rotation/recovery.ts';
+import { startSecretsCheckSchedule } from '../features/rotation/schedule.ts';
+import { WORKER_ID } from '../features/rotation/job-deps.ts';
 import { startRecoverySweeper } from '../features/rollback/recovery-sweeper.ts';
 import { startRestoreRecovery } from '../features/backup/recover.ts';
 import { startDrillSchedule } from '../features/backup/drill-schedule.ts';
@@ -32,11 +35,15 @@ export async function startWorkerProcess(config: Config, log: Logger, jobsOverri
   // A restore interrupted by a killed worker is finished or undone here (or by any live worker).
   const recovery = startRestoreRecovery({ config, docker, connection, log, replies: running.replies });
   const alerts = await startAlertWatcher({ config, docker, connection, log });
+  await startSecretsCheckSchedule(config, connection, log);
+  // Rotations whose worker died are resumed (or rolled back) by whichever worker is alive.
+  const rotations = startRotationRecovery({ config, docker, redis: connection, log, replies: running.replies, workerId: WORKER_ID });
   log.info({ jobs: [...jobs.keys()], docker: config.stack.docker, concurrency: config.worker.concurrency }, 'worker started');
   return {
     connection,
     docker,
     async close() {
+      await rotations.close();
       // Running jobs (a rollback) finish before close() resolves; their journals end with them.
       await sweeper.stop();
       await alerts.close();

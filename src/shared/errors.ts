@@ -40,6 +40,9 @@ export const ERROR_CODES = {
   LOGS_UNAVAILABLE: 'Loki did not answer and Docker has no container to read the logs from instead.',
   ALERTS_NOT_RUNNING: 'The alert watcher is not running in the worker process that took the job.',
   JOB_TIMEOUT: 'The job took longer than its time limit.',
+  ROTATION_IN_PROGRESS: 'A rotation of that secret is already running; it finishes or rolls back first.',
+  UNKNOWN_SECRET: 'The secret is not managed (not in rotation.secrets); the message lists the known ones.',
+  ROTATION_FAILED: 'A secret rotation failed and was rolled back (or could not be, as the message says).',
   JOB_LOST: 'The job the bot was waiting on disappeared from Redis (e.g. a Redis without persistence restarted) before the worker answered.',
   INTERNAL: 'An unexpected error; details are in the logs under the request id.',
 } as const;

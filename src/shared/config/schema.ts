@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { durationSchema } from '../duration.ts';
 import { CHECK_IDS, type CheckId } from '../contracts/doctor.ts';
+import { rotationSection } from './rotation-schema.ts';
 import { backupSection } from './backup-schema.ts';
 
 const slackUserId = z.string().regex(/^[UW][A-Z0-9]{2,}$/, 'a Slack user ID such as U012ABCDEF');
@@ -234,6 +235,7 @@ export const configSchema = z
       .strict()
       .default({ keep: 10, manifestDir: '/var/lib/cdb/rollback', healthTimeoutSeconds: 60 }),
     doctor: doctorSection,
+    rotation: rotationSection,
     /** /cdb clean (docs/clean.md). */
     clean: z
       .object({

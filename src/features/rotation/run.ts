@@ -6,7 +6,7 @@ import type { Config } from '../../shared/config/schema.ts';
 import { OpsError } from '../../shared/errors.ts';
 import { Queue } from 'bullmq';
 import type { JobEnvelope } from '../../shared/contracts/envelope.ts';
-import { JOBS_QUEUE, keyPrefix, queuePrefix } from '../../shared/queue/names.ts';
+import { JOBS_QUEUE, keyPrefix, queuePrefix, redisErrorReporter } from '../../shared/queue/names.ts';
 import { consumerOps, DowntimeProbe } from './consumers.ts';
 import type { Journal, RotationKind, RotationMode, RotationResult, RotationStep, SecretHost, SecretSpec, StepContext } from './engine.ts';
 import { RotationJournal } from './journal.ts';
@@ -111,7 +111,11 @@ export function makeContext(deps: RotationDeps, spec: SecretSpec, journal: Pick<
   const kind = kindFor(spec);
   const host = stackSecretHost(config);
   const opened: SecretHost[] = [];
-  const queue = () => new Queue(JOBS_QUEUE, { connection: deps.redis, prefix: queuePrefix(config) });
+  const queue = (): Queue => {
+    const q = new Queue(JOBS_QUEUE, { connection: deps.redis, prefix: queuePrefix(config) });
+    q.on('error', redisErrorReporter(deps.redis, log));
+    return q;
+  };
   const ctx: StepContext<Record<string, unknown>> = {
     rotationId: journal.id, secret: spec, options: kind.options.parse(spec.options), host, stateDir: config.rotation.stateDir, docker, project: config.stack.project,
     consumers: consumerOps(docker, config.stack.project, config.rotation.healthTimeoutSeconds * 1000, signal),

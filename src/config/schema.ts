@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { CHECK_IDS, type CheckId } from '../contracts/doctor.ts';
+import { wireguardSection } from './wireguard-schema.ts';
 
 const slackUserId = z.string().regex(/^[UW][A-Z0-9]{2,}$/, 'a Slack user ID such as U012ABCDEF');
 const slackGroupId = z.string().regex(/^S[A-Z0-9]{2,}$/, 'a Slack user-group ID such as S012ABCDEF');
@@ -185,6 +186,7 @@ export const configSchema = z
       .strict()
       .default({ keep: 10, manifestDir: '/var/lib/cdb/rollback', healthTimeoutSeconds: 60 }),
     doctor: doctorSection,
+    wireguard: wireguardSection,
   })
   .strict();
 

@@ -3,12 +3,14 @@ import type { Redis } from 'ioredis';
 import type { z } from 'zod';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
-import type { Actor, Notice } from '../contracts/envelope.ts';
+import type { Actor, Notice, Origin } from '../contracts/envelope.ts';
 import type { GroupDirectory } from '../auth/authorize.ts';
 
 export interface JobContext {
   readonly requestId: string;
   readonly actor: Actor;
+  /** Where the request came from (channel and thread), for work that reports again later (a resumed rotation). */
+  readonly origin?: Origin;
   readonly config: Config;
   readonly docker: Docker;
   /** The process's shared Redis connection (never a blocking one): jobs borrow it, never close it. */

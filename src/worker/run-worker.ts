@@ -102,7 +102,7 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
     const progressTimer = setTimeout(() => progress(latest), PROGRESS_AFTER_MS);
     const timeout = setTimeout(() => abort.abort(new OpsError('JOB_TIMEOUT', `\`${env.command}\` did not finish within ${Math.round(timeoutMs / 1000)} s.`)), timeoutMs);
     const approved = approval ? { id: approval.record.id, approvers: approval.record.approvals.map((a) => a.userId) } : undefined;
-    const ctx: JobContext = { requestId: env.requestId, actor: env.actor, config, docker, redis: connection, log: jobLog, signal: abort.signal, progress, notify: (n) => replies.notify(n), approval: approved, groups };
+    const ctx: JobContext = { requestId: env.requestId, actor: env.actor, origin: env.origin, config, docker, redis: connection, log: jobLog, signal: abort.signal, progress, notify: (n) => replies.notify(n), approval: approved, groups };
     const base = { requestId: env.requestId, command: env.command, args: env.args, actor: env.actor, via: env.origin.kind };
     try {
       const aborted = new Promise<never>((_, reject) => abort.signal.addEventListener('abort', () => reject(abort.signal.reason as Error), { once: true }));

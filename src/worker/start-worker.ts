@@ -6,6 +6,7 @@ import { loadJobs, type JobRegistry } from './job-registry.ts';
 import { startWorker } from './run-worker.ts';
 import { startDoctorSchedule } from '../doctor/schedule.ts';
 import { startAlertWatcher } from '../alerts/watcher.ts';
+import { startWgRecovery } from '../features/rotation/wireguard/recovery-loop.ts';
 
 export interface RunningWorkerProcess {
   close(): Promise<void>;
@@ -19,10 +20,12 @@ export async function startWorkerProcess(config: Config, log: Logger, jobsOverri
   const running = startWorker({ config, jobs, docker, connection, log });
   await startDoctorSchedule(config, connection, log);
   const alerts = await startAlertWatcher({ config, docker, connection, log });
+  const wgRecovery = startWgRecovery({ config, connection, log, send: (r) => running.replies.send(r) });
   log.info({ jobs: [...jobs.keys()], docker: config.stack.docker, concurrency: config.worker.concurrency }, 'worker started');
   return {
     async close() {
       await alerts.close();
+      await wgRecovery.close();
       await running.close();
       await connection.quit();
     },

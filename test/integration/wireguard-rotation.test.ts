@@ -47,7 +47,11 @@ describe('WireGuard key rotation across two hosts', () => {
       stack: { project: `cdbt${randomSuffix()}` },
       redis: { url: REDIS_URL, prefix: `cdbt-wg-${randomSuffix()}` },
       ssh: { privateKeyFile: pair.privateKeyPath, knownHostsFile: pair.knownHostsPath },
-      wireguard: { tunnels: [{ name: TUNNEL, endpoints: [endpoint(pair.a), endpoint(pair.b)], verifySeconds: 20 }] },
+      wireguard: { tunnels: [
+        { name: TUNNEL, endpoints: [endpoint(pair.a), endpoint(pair.b)], verifySeconds: 20 },
+        // The same two interfaces, with a short verification, for the test that breaks both ways back.
+        { name: 'fragile', endpoints: [endpoint(pair.a), endpoint(pair.b)], verifySeconds: 4 },
+      ] },
     };
     config = buildConfig(raw, {}, '(wireguard test)');
     configPath = join(pair.dir, 'config.json');
@@ -150,6 +154,37 @@ describe('WireGuard key rotation across two hosts', () => {
       await collectSecrets();
     });
   }
+
+  it('when even the old keys cannot be restored, the alerts channel hears it loudly', async () => {
+    const old = { a: await running(pair.a), b: await running(pair.b) };
+    const bPrivate = await readFile(join(pair.b.keyDir, 'private.key'), 'utf8');
+    const stray = join(pair.dir, 'stray.key');
+    await writeFile(stray, (await pair.b.exec(['wg', 'genkey'])).stdout, { mode: 0o600 });
+    const alerts: string[] = [];
+    const sabotage = async (step: string) => {
+      if (step !== 'verify') return;
+      // B loses its old key file and runs a third key: neither the new nor the old keys can work.
+      await rm(join(pair.b.keyDir, 'private.key'));
+      await pair.b.exec(['wg', 'set', pair.b.iface, 'private-key', stray]);
+    };
+    const result = await rotateWireguard(deps({ beforeStep: sabotage, alert: async (t) => void alerts.push(t) }), 'fragile', request('wgtest00003'), () => undefined, new AbortController().signal);
+    expect(result.status).toBe('failed');
+    expect(result.notes.join(' ')).toMatch(/MANUAL INTERVENTION NEEDED/);
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0]).toMatch(/fragile.*mismatched keys.*manual intervention/s);
+    await collectSecrets().catch(() => undefined);
+
+    // The operator's repair (runbooks/wireguard-rotation.md): put the old key back on B.
+    await writeFile(join(pair.b.keyDir, 'private.key'), bPrivate, { mode: 0o600 });
+    const newA = await running(pair.a) === old.a ? undefined : await running(pair.a);
+    expect(newA).toBeUndefined(); // A was restored to its old key
+    const stalePeers = (await peers(pair.b)).filter((p) => p !== old.a);
+    await pair.b.exec(['wg', 'set', pair.b.iface, 'private-key', join(pair.b.keyDir, 'private.key'), 'peer', old.a, 'preshared-key', join(pair.b.keyDir, 'preshared.key'),
+      'allowed-ips', `${pair.a.tunnelIp}/32`, 'endpoint', `${pair.a.linkIp}:${pair.a.listenPort}`, ...stalePeers.flatMap((p) => ['peer', p, 'remove'])]);
+    for (const h of [pair.a, pair.b]) for (const f of ['private.key.new', 'preshared.key.new']) await rm(join(h.keyDir, f), { force: true });
+    expect(await running(pair.b)).toBe(old.b);
+    expect(await pair.tunnelUp()).toBe(true);
+  });
 
   it('no private or preshared key ever reached Redis or the logs', async () => {
     await collectSecrets();

@@ -50,3 +50,20 @@ export async function wireguardKeyAges(config: Pick<Config, 'ssh' | 'wireguard'>
   }
   return out;
 }
+
+/**
+ * The same keys as rows of `/cdb secrets` (the shape of `SecretRow` in src/contracts/rotation.ts on
+ * the rotation branch): `rows.push(...(await wireguardSecretRows(config)))` lists them.
+ */
+export async function wireguardSecretRows(config: Pick<Config, 'ssh' | 'wireguard'>, open?: (reach: string) => Promise<CommandHost>): Promise<{
+  name: string; managed: true; kind: 'wireguard'; file: string; consumers: string[]; scheduleDays: number;
+  ageDays?: number; ageSource?: 'file'; due?: 'overdue' | 'soon' | 'ok'; where: string; error?: string;
+}[]> {
+  const ages = await wireguardKeyAges(config, open);
+  return ages.map((a) => ({
+    name: a.name, managed: true, kind: 'wireguard', file: a.file, consumers: [`${a.tunnel} (${a.endpoint})`], scheduleDays: a.scheduleDays, where: a.where,
+    ...(a.ageDays !== undefined ? { ageDays: a.ageDays, ageSource: 'file' as const } : {}),
+    ...(a.state === 'unknown' ? {} : { due: a.state === 'due-soon' ? ('soon' as const) : a.state }),
+    ...(a.error ? { error: a.error } : {}),
+  }));
+}

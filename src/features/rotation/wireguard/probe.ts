@@ -1,20 +1,23 @@
 import type { CommandHost } from './host.ts';
 
 export const PROBE_INTERVAL_MS = 100;
+/** An answer slower than this was held up by the tunnel (WireGuard queues packets while it handshakes). */
+export const LATE_MS = 1000;
 
 export interface ProbeReport {
   readonly sent: number;
   readonly received: number;
-  /** The longest run of unanswered probes between two answered ones, × the interval. */
+  /** The longest run of unanswered (or late) probes between two answered ones, × the interval. */
   readonly outageMs: number;
 }
 
 /**
  * Pings the far side's tunnel address from one end every 100 ms for as long as the rotation runs
  * (`ping -O` reports each probe without an answer). The outage is read from sequence numbers, not
- * from clocks: the longest gap between two answered probes.
+ * from clocks: the longest gap between two probes answered within a second.
  */
 export class TunnelProbe {
+  /** Probes answered within LATE_MS; a late answer (queued behind a handshake) counts as lost. */
   private readonly seen = new Set<number>();
   private highest = -1;
   private lastReplyAt = 0;
@@ -30,7 +33,8 @@ export class TunnelProbe {
     const n = Number(seq[1]);
     this.highest = Math.max(this.highest, n);
     if (/bytes from/.test(line)) {
-      this.seen.add(n);
+      const rtt = Number(/time=([\d.]+) ms/.exec(line)?.[1] ?? 0);
+      if (rtt <= LATE_MS) this.seen.add(n);
       this.lastReplyAt = Date.now();
     }
   }

@@ -4,7 +4,7 @@ import { OpsError } from '../../../errors.ts';
 import type { CommandHost } from './host.ts';
 import type { SideState, WgState } from './journal.ts';
 import type { TunnelProbe } from './probe.ts';
-import { commitFiles, generateKey, inspect, movePresharedKey, removePending, setKeys, type InterfaceState } from './wg-ops.ts';
+import { commitFiles, generateKey, inspect, movePresharedKey, removePending, setKeys, type InterfaceState, type SetKeys } from './wg-ops.ts';
 
 /** What a step gets (a subset of the engine's StepContext, with both hosts open). */
 export interface WgStepContext {
@@ -49,6 +49,24 @@ async function waitUntil(ctx: WgStepContext, seconds: number, ok: () => Promise<
   return false;
 }
 
+/**
+ * `wg set` on the second endpoint first, then on the first (the one that probes, so the one whose
+ * traffic starts the handshake). Both SSH connections are already open, so the gap is one round
+ * trip. In parallel, the first side's handshake often reached the other before it had switched and
+ * was dropped, and WireGuard waits 5 s (REKEY_TIMEOUT) before it tries again: a 5 s outage instead
+ * of a few hundred ms. Both calls always run, so a failure on one side never skips the other.
+ */
+async function applyInOrder(ctx: WgStepContext, what: (i: 0 | 1, j: 0 | 1) => Omit<SetKeys, 'iface' | 'keyDir'>): Promise<PromiseSettledResult<void>[]> {
+  const { endpoints } = ctx.tunnel;
+  const one = (i: 0 | 1) => setKeys(ctx.hosts[i], { iface: endpoints[i].interface, keyDir: endpoints[i].keyDir, ...what(i, i === 0 ? 1 : 0) });
+  const second = await Promise.allSettled([one(1)]);
+  const first = await Promise.allSettled([one(0)]);
+  const results = [...first, ...second];
+  const failed = results.find((x): x is PromiseRejectedResult => x.status === 'rejected');
+  if (failed && what(0, 1).files === 'new') throw failed.reason;
+  return results;
+}
+
 const peerOf = (s: InterfaceState, pub: string | undefined) => s.peers.find((p) => p.publicKey === pub);
 
 export const WG_STEPS: readonly WgStep[] = [
@@ -86,15 +104,11 @@ export const WG_STEPS: readonly WgStep[] = [
   },
   {
     name: 'apply',
-    summary: 'switch both interfaces to the new keys at once (one wg set each, in parallel)',
+    summary: 'switch both interfaces to the new keys, one right after the other over the open SSH connections',
     async run(ctx) {
-      const { endpoints } = ctx.tunnel;
       const s = sides(ctx);
       await ctx.save({ applyAt: Date.now() });
-      await bothSettled(async (i) => {
-        const j = i === 0 ? 1 : 0;
-        await setKeys(ctx.hosts[i], { iface: endpoints[i].interface, keyDir: endpoints[i].keyDir, files: 'new', peer: s[j].newPub ?? '', config: s[i].peer, remove: s[j].oldPub });
-      });
+      await applyInOrder(ctx, (i, j) => ({ files: 'new', peer: s[j].newPub ?? '', config: s[i].peer, remove: s[j].oldPub }));
     },
   },
   {
@@ -143,11 +157,7 @@ export async function rollbackWg(ctx: WgStepContext): Promise<string[]> {
     return notes;
   }
   const since = Date.now();
-  const restore = await Promise.allSettled([0, 1].map((i) => {
-    const j = i === 0 ? 1 : 0;
-    const e = endpoints[i as 0 | 1];
-    return setKeys(ctx.hosts[i as 0 | 1], { iface: e.interface, keyDir: e.keyDir, files: 'current', peer: s[j]?.oldPub ?? '', config: s[i]?.peer ?? { allowedIps: [] }, ...(s[j]?.newPub ? { remove: s[j]?.newPub } : {}) });
-  }));
+  const restore = await applyInOrder(ctx, (i, j) => ({ files: 'current', peer: s[j].oldPub, config: s[i].peer, ...(s[j].newPub ? { remove: s[j].newPub } : {}) }));
   restore.forEach((r, i) => { if (r.status === 'rejected') notes.push(`Restoring ${endpoints[i as 0 | 1].name} failed: ${(r.reason as Error).message}`); });
   const ok = await waitUntil(ctx, verifySeconds, async () => {
     const live = await both((i) => inspect(ctx.hosts[i], endpoints[i].interface, endpoints[i].keyDir));

@@ -2,18 +2,37 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-/** Code that only the worker may load: it holds the Docker socket and SSH keys. */
-const PRIVILEGED = [
+/*
+ * The privilege split, on folder globs (the README's Architecture section has the map):
+ *   bot side     src/bot, commands, and the bot's assemblers in src/main: no Docker, SSH or worker code.
+ *   worker side  src/worker, src/features, src/host, jobs, and the worker's assemblers: no Slack.
+ *   shared       src/shared: loaded by both, so neither side's code.
+ * dependency-cruiser (.dependency-cruiser.cjs, run by scripts/test.sh) checks the same layers
+ * transitively and forbids circular imports; this lint gives the same answer in the editor.
+ */
+const DOCKER_SSH = [
   { name: 'dockerode', message: 'The bot holds no Docker access: enqueue a job instead.' },
   { name: 'node-ssh', message: 'The bot holds no SSH keys: enqueue a job instead.' },
   { name: 'ssh2', message: 'The bot holds no SSH keys: enqueue a job instead.' },
 ];
-const PRIVILEGED_PATHS = ['**/worker/**', '**/jobs/**', '../jobs/*', '../../jobs/*', '**/alerts/**'];
+const WORKER_FOLDERS = ['**/worker/**', '**/features/**', '**/host/**', '**/jobs/**', '**/jobs/*'];
+const BOT_FOLDERS = ['**/bot/**', '**/commands/**', '**/commands/*'];
+// @slack/types is type declarations only (no client, no token): shared rendering may use it.
+const SLACK = ['@slack/*', '!@slack/types'];
+const MAIN = ['**/main/**'];
+
+const notWorker = { group: WORKER_FOLDERS, message: 'Worker code stays out of the bot process: enqueue a job instead.' };
+const notBot = { group: ['@slack/*', ...BOT_FOLDERS], message: 'The worker holds no Slack token: send a reply through the replies queue.' };
+const notMain = { group: MAIN, message: 'src/main assembles the processes: nothing imports it.' };
 
 export default tseslint.config(
   { ignores: ['node_modules/**', 'dist/**', 'coverage/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
+  {
+    files: ['**/*.cjs'],
+    languageOptions: { sourceType: 'commonjs', globals: { module: 'writable', require: 'readonly' } },
+  },
   {
     rules: {
       '@typescript-eslint/no-explicit-any': 'error',
@@ -21,27 +40,47 @@ export default tseslint.config(
     },
   },
   {
-    // The privilege split, enforced: the bot and the command modules it loads never import Docker/SSH code.
-    files: ['src/bot/**/*.ts', 'src/console/**/*.ts', 'src/approval/**/*.ts', 'src/auth/**/*.ts', 'src/registry/**/*.ts', 'src/render/**/*.ts', 'src/contracts/**/*.ts', 'commands/**/*.ts', 'src/main/bot.ts'],
-    rules: {
-      'no-restricted-imports': ['error', { paths: PRIVILEGED, patterns: [{ group: PRIVILEGED_PATHS, message: 'Worker code stays out of the bot process.' }] }],
-    },
+    files: ['src/bot/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { paths: DOCKER_SSH, patterns: [notWorker, notMain] }] },
   },
   {
-    // And the other way round: the worker never talks to Slack itself; it sends replies through the queue.
-    files: ['src/worker/**/*.ts', 'src/alerts/**/*.ts', 'jobs/**/*.ts', 'src/main/worker.ts'],
-    rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['@slack/*', '**/bot/**'], message: 'The worker holds no Slack token: send a reply through the replies queue.' }] }],
-    },
+    files: ['src/main/bot.ts', 'src/main/start-bot.ts'],
+    rules: { 'no-restricted-imports': ['error', { paths: DOCKER_SSH, patterns: [notWorker] }] },
   },
   {
-    // The approval gate and what it loads run in both processes: neither Slack nor Docker/SSH code.
-    files: ['src/approval/{gate,store,policy,digest,group-mirror,state-machine,types}.ts'],
+    // Commands are loaded by the bot (and the CLI): they see only what both processes share.
+    files: ['commands/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', {
-        paths: PRIVILEGED,
-        patterns: [{ group: [...PRIVILEGED_PATHS, '@slack/*', '**/bot/**'], message: 'Shared approval code depends on neither process.' }],
+        paths: DOCKER_SSH,
+        patterns: [notWorker, notMain, { group: ['**/src/bot/**'], message: 'Commands import only src/shared.' }],
       }],
     },
+  },
+  {
+    files: ['src/shared/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: DOCKER_SSH,
+        patterns: [notWorker, notMain, { group: [...SLACK, ...BOT_FOLDERS], message: 'src/shared is loaded by both processes: no Slack, Docker, SSH, bot or worker code.' }],
+      }],
+    },
+  },
+  {
+    // The worker's assemblers wire features (doctor schedules, the alerts watcher) but never Slack.
+    files: ['src/main/worker.ts', 'src/main/start-worker.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [notBot] }] },
+  },
+  {
+    files: ['src/worker/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [notBot, notMain, { group: ['**/jobs/**', '**/jobs/*', '**/features/**'], message: 'The worker runtime loads jobs from jobs/ at start-up; it imports no job or feature code.' }] }] },
+  },
+  {
+    files: ['src/features/**/*.ts', 'jobs/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [notBot, notMain, { group: ['**/worker/**', '!**/worker/define-job.ts'], message: 'Features and jobs use the job contract (src/worker/define-job.ts), not the worker runtime.' }] }] },
+  },
+  {
+    files: ['src/host/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [notBot, notMain, { group: ['**/worker/**', '**/features/**', '**/jobs/**', '**/jobs/*'], message: 'src/host is the toolbox below the features: it imports only src/shared.' }] }] },
   },
 );

@@ -10,12 +10,12 @@
 // 3. Loki queries per tick for 10 and 200 real containers (compose --scale), and what a tick costs.
 import Docker from 'dockerode';
 import { Redis } from 'ioredis';
-import { runAlertCheck } from '../src/alerts/check.ts';
-import { LokiClient } from '../src/alerts/loki-client.ts';
-import { loadRunbooks } from '../src/alerts/runbooks.ts';
-import { buildConfig } from '../src/config/load.ts';
-import { createLogger } from '../src/log.ts';
-import { loadRegistry } from '../src/registry/registry.ts';
+import { runAlertCheck } from '../src/features/alerts/check.ts';
+import { LokiClient } from '../src/features/alerts/loki-client.ts';
+import { loadRunbooks } from '../src/features/alerts/runbooks.ts';
+import { buildConfig } from '../src/shared/config/load.ts';
+import { createLogger } from '../src/shared/log.ts';
+import { loadRegistry } from '../src/shared/registry/registry.ts';
 import { wireAlerts } from '../test/support/alerts-kit.ts';
 import { randomSuffix, startComposeStack, waitFor, type ComposeStack } from '../test/support/compose-stack.ts';
 import { REDIS_URL, startHarness, type Harness } from '../test/support/harness.ts';

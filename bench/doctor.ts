@@ -13,10 +13,10 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
 import { stringify } from 'yaml';
-import { buildConfig } from '../src/config/load.ts';
-import { localFiles } from '../src/doctor/file-access.ts';
-import { runDoctor } from '../src/doctor/run-doctor.ts';
-import { mapLimit } from '../src/worker/map-limit.ts';
+import { buildConfig } from '../src/shared/config/load.ts';
+import { localFiles } from '../src/features/doctor/file-access.ts';
+import { runDoctor } from '../src/features/doctor/run-doctor.ts';
+import { mapLimit } from '../src/shared/map-limit.ts';
 import { ensureTestImages } from '../test/support/images.ts';
 
 const run = promisify(execFile);

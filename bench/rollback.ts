@@ -16,10 +16,10 @@ import { stringify } from 'yaml';
 import { ensureAppImages, removeRollbackArtifacts } from '../test/support/app-images.ts';
 import { runCommand } from '../test/support/images.ts';
 import { randomSuffix, startComposeStack, waitFor, type ComposeServices, type ComposeStack } from '../test/support/compose-stack.ts';
-import { buildConfig } from '../src/config/load.ts';
-import { createLogger } from '../src/log.ts';
+import { buildConfig } from '../src/shared/config/load.ts';
+import { createLogger } from '../src/shared/log.ts';
 import type { JobContext } from '../src/worker/define-job.ts';
-import type { RollbackResult, TagResult } from '../src/contracts/rollback.ts';
+import type { RollbackResult, TagResult } from '../src/shared/contracts/rollback.ts';
 import tagJob from '../jobs/tag.ts';
 import rollbackJob from '../jobs/rollback.ts';
 

@@ -8,10 +8,10 @@
 // (rotate-wireguard-keys.sh: "30-60 second tunnel outage").
 import { Redis } from 'ioredis';
 import { cpus, totalmem } from 'node:os';
-import { buildConfig } from '../src/config/load.ts';
-import { createLogger } from '../src/log.ts';
+import { buildConfig } from '../src/shared/config/load.ts';
+import { createLogger } from '../src/shared/log.ts';
 import { rotateWireguard } from '../src/features/rotation/wireguard/run.ts';
-import { SEED_OUTAGE_MS } from '../src/contracts/wireguard.ts';
+import { SEED_OUTAGE_MS } from '../src/shared/contracts/wireguard.ts';
 import { randomSuffix } from '../test/support/compose-stack.ts';
 import { startNetnsPair, type NetnsHost } from '../test/support/netns-hosts.ts';
 

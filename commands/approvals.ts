@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { defineCommand, type AnswerContext, type SlackMessage } from '../src/registry/define-command.ts';
-import { type Block, capBlocks, context, esc, header, section } from '../src/render/blocks.ts';
-import { approvalMessage, operationText, slackDate, statusLine } from '../src/approval/message.ts';
-import { APPROVAL_ID, type ApprovalRecord } from '../src/approval/types.ts';
+import { defineCommand, type AnswerContext, type SlackMessage } from '../src/shared/registry/define-command.ts';
+import { type Block, capBlocks, context, esc, header, section } from '../src/shared/render/blocks.ts';
+import { approvalMessage, operationText, slackDate, statusLine } from '../src/shared/approval/message.ts';
+import { APPROVAL_ID, type ApprovalRecord } from '../src/shared/approval/types.ts';
 
 const args = z.object({ id: z.string().regex(APPROVAL_ID, 'a request id (22 characters, as shown on the request)').optional() }).strict();
 

@@ -1,10 +1,10 @@
-import { defineCommand } from '../src/registry/define-command.ts';
-import { CHECK_IDS, doctorArgs, doctorExitCode, type DoctorFixPlan, type DoctorResult } from '../src/contracts/doctor.ts';
+import { defineCommand } from '../src/shared/registry/define-command.ts';
+import { CHECK_IDS, doctorArgs, doctorExitCode, type DoctorFixPlan, type DoctorResult } from '../src/shared/contracts/doctor.ts';
 
 function isFixPlan(v: unknown): v is DoctorFixPlan {
   return typeof v === 'object' && v !== null && typeof (v as DoctorFixPlan).fingerprint === 'string' && Array.isArray((v as DoctorFixPlan).destructive);
 }
-import { doctorSlack, doctorText } from '../src/doctor/render.ts';
+import { doctorSlack, doctorText } from '../src/shared/render/doctor.ts';
 
 export default defineCommand({
   kind: 'job',

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { defineCommand, type AnyCommand, type AnswerContext } from '../src/registry/define-command.ts';
-import { esc, section, context } from '../src/render/blocks.ts';
+import { defineCommand, type AnyCommand, type AnswerContext } from '../src/shared/registry/define-command.ts';
+import { esc, section, context } from '../src/shared/render/blocks.ts';
 
 const args = z.object({ command: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, 'a subcommand name').optional() }).strict();
 

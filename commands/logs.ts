@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { defineCommand } from '../src/registry/define-command.ts';
-import { serviceName } from '../src/contracts/status.ts';
-import { LOGS_MAX_LIMIT, logFilterSchema, sinceSchema, type LogsResult } from '../src/contracts/logs.ts';
-import { type Block, clip, context, esc, section } from '../src/render/blocks.ts';
+import { defineCommand } from '../src/shared/registry/define-command.ts';
+import { serviceName } from '../src/shared/contracts/status.ts';
+import { LOGS_MAX_LIMIT, logFilterSchema, sinceSchema, type LogsResult } from '../src/shared/contracts/logs.ts';
+import { type Block, clip, context, esc, section } from '../src/shared/render/blocks.ts';
 
 const INLINE_MAX_CHARS = 2600;
 const INLINE_MAX_LINES = 40;

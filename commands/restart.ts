@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { defineCommand } from '../src/registry/define-command.ts';
-import { serviceName } from '../src/contracts/status.ts';
-import type { RestartResult } from '../src/contracts/restart.ts';
-import { esc, section } from '../src/render/blocks.ts';
+import { defineCommand } from '../src/shared/registry/define-command.ts';
+import { serviceName } from '../src/shared/contracts/status.ts';
+import type { RestartResult } from '../src/shared/contracts/restart.ts';
+import { esc, section } from '../src/shared/render/blocks.ts';
 
 function line(c: RestartResult['containers'][number], mark: (ok: boolean) => string): string {
   return `${mark(c.ok)} ${c.name} — ${c.ok ? c.detail : `failed: ${c.detail}`}`;

@@ -1,7 +1,7 @@
-import { defineCommand } from '../src/registry/define-command.ts';
-import { planFingerprint, rollbackArgs, type ClearResult, type PlanItem, type RollbackAttempt, type RollbackJobResult, type RollbackPlan, type RollbackResult } from '../src/contracts/rollback.ts';
-import { capBlocks, context, esc, header, section, type Block } from '../src/render/blocks.ts';
-import { textTable } from '../src/render/table.ts';
+import { defineCommand } from '../src/shared/registry/define-command.ts';
+import { planFingerprint, rollbackArgs, type ClearResult, type PlanItem, type RollbackAttempt, type RollbackJobResult, type RollbackPlan, type RollbackResult } from '../src/shared/contracts/rollback.ts';
+import { capBlocks, context, esc, header, section, type Block } from '../src/shared/render/blocks.ts';
+import { textTable } from '../src/shared/render/table.ts';
 
 const short = (id: string | undefined) => (id ? id.replace(/^sha256:/, '').slice(0, 12) : '-');
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;

@@ -1,6 +1,6 @@
-import { defineCommand } from '../src/registry/define-command.ts';
-import { rotateWireguardArgs, SEED_OUTAGE_MS, type WgRotationResult } from '../src/contracts/wireguard.ts';
-import { context, esc, header, section } from '../src/render/blocks.ts';
+import { defineCommand } from '../src/shared/registry/define-command.ts';
+import { rotateWireguardArgs, SEED_OUTAGE_MS, type WgRotationResult } from '../src/shared/contracts/wireguard.ts';
+import { context, esc, header, section } from '../src/shared/render/blocks.ts';
 
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 

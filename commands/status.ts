@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { defineCommand } from '../src/registry/define-command.ts';
-import { serviceName, type ContainerStatus, type StatusResult } from '../src/contracts/status.ts';
-import { type Block, capBlocks, context, esc, header, section } from '../src/render/blocks.ts';
-import { formatDuration, textTable } from '../src/render/table.ts';
+import { defineCommand } from '../src/shared/registry/define-command.ts';
+import { serviceName, type ContainerStatus, type StatusResult } from '../src/shared/contracts/status.ts';
+import { type Block, capBlocks, context, esc, header, section } from '../src/shared/render/blocks.ts';
+import { formatDuration, textTable } from '../src/shared/render/table.ts';
 
 function stateEmoji(c: ContainerStatus): string {
   if (c.health === 'unhealthy' || c.crashLoop || c.state === 'dead') return ':red_circle:';

@@ -1,7 +1,7 @@
-import { defineCommand } from '../src/registry/define-command.ts';
-import { tagArgs, type TagResult } from '../src/contracts/rollback.ts';
-import { context, esc, header, section } from '../src/render/blocks.ts';
-import { textTable } from '../src/render/table.ts';
+import { defineCommand } from '../src/shared/registry/define-command.ts';
+import { tagArgs, type TagResult } from '../src/shared/contracts/rollback.ts';
+import { context, esc, header, section } from '../src/shared/render/blocks.ts';
+import { textTable } from '../src/shared/render/table.ts';
 
 const short = (id: string) => id.replace(/^sha256:/, '').slice(0, 12);
 

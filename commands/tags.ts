@@ -1,7 +1,7 @@
-import { defineCommand } from '../src/registry/define-command.ts';
-import { tagsArgs, type TagSummary, type TagsResult } from '../src/contracts/rollback.ts';
-import { capBlocks, context, esc, header, section, type Block } from '../src/render/blocks.ts';
-import { textTable } from '../src/render/table.ts';
+import { defineCommand } from '../src/shared/registry/define-command.ts';
+import { tagsArgs, type TagSummary, type TagsResult } from '../src/shared/contracts/rollback.ts';
+import { capBlocks, context, esc, header, section, type Block } from '../src/shared/render/blocks.ts';
+import { textTable } from '../src/shared/render/table.ts';
 
 function state(t: TagSummary): string {
   const parts: string[] = [];

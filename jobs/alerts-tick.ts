@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { defineJob } from '../src/worker/define-job.ts';
-import { containerName } from '../src/contracts/alerts.ts';
-import { runAlertCheck } from '../src/alerts/check.ts';
-import { ALERTS_JOB, alertRuntimeFor } from '../src/alerts/runtime.ts';
+import { containerName } from '../src/shared/contracts/alerts.ts';
+import { runAlertCheck } from '../src/features/alerts/check.ts';
+import { ALERTS_JOB, alertRuntimeFor } from '../src/features/alerts/runtime.ts';
 
 /**
  * One health check (docs/alerts.md): scheduled every `alerts.intervalSeconds` by the job scheduler

@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import { defineJob } from '../src/worker/define-job.ts';
-import { checkSelection, expandSelection, type DoctorFixPlan } from '../src/contracts/doctor.ts';
-import { fileAccessFor } from '../src/doctor/file-access.ts';
-import { destructivePlan } from '../src/doctor/fix-plan.ts';
-import { runDoctor } from '../src/doctor/run-doctor.ts';
+import { checkSelection, expandSelection, type DoctorFixPlan } from '../src/shared/contracts/doctor.ts';
+import { fileAccessFor } from '../src/features/doctor/file-access.ts';
+import { destructivePlan } from '../src/features/doctor/fix-plan.ts';
+import { runDoctor } from '../src/features/doctor/run-doctor.ts';
 
 /** Read-only: what `doctor --fix=all` would remove, for the approval request to show and pin. */
 export default defineJob({

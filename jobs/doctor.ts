@@ -1,13 +1,13 @@
 import { defineJob } from '../src/worker/define-job.ts';
-import { doctorArgs, expandSelection, type DoctorResult } from '../src/contracts/doctor.ts';
-import { OpsError } from '../src/errors.ts';
-import { fileAccessFor } from '../src/doctor/file-access.ts';
-import { applyFixes, describePlan } from '../src/doctor/fix.ts';
-import { destructivePlan } from '../src/doctor/fix-plan.ts';
-import { assertMayFix } from '../src/doctor/may-fix.ts';
-import { runDoctor } from '../src/doctor/run-doctor.ts';
-import { lastRunKey, readLastRun, reportIfChanged } from '../src/doctor/scheduled.ts';
-import { isScheduledRun } from '../src/doctor/schedule.ts';
+import { doctorArgs, expandSelection, type DoctorResult } from '../src/shared/contracts/doctor.ts';
+import { OpsError } from '../src/shared/errors.ts';
+import { fileAccessFor } from '../src/features/doctor/file-access.ts';
+import { applyFixes, describePlan } from '../src/features/doctor/fix.ts';
+import { destructivePlan } from '../src/features/doctor/fix-plan.ts';
+import { assertMayFix } from '../src/features/doctor/may-fix.ts';
+import { runDoctor } from '../src/features/doctor/run-doctor.ts';
+import { lastRunKey, readLastRun, reportIfChanged } from '../src/features/doctor/scheduled.ts';
+import { isScheduledRun } from '../src/features/doctor/schedule.ts';
 
 export default defineJob({
   name: 'doctor',

@@ -1,11 +1,11 @@
 import type Docker from 'dockerode';
 import { defineJob } from '../src/worker/define-job.ts';
-import { OpsError } from '../src/errors.ts';
-import { logsArgsSchema, type LogLine, type LogsArgs, type LogsResult } from '../src/contracts/logs.ts';
-import { containerNameOf, dockerLogTail, serviceContainers } from '../src/alerts/docker-state.ts';
-import { LokiClient, LokiError } from '../src/alerts/loki-client.ts';
-import { containersSelector, durationMs, serviceSelector, withLineFilter } from '../src/alerts/logql.ts';
-import { redactLine } from '../src/alerts/redact.ts';
+import { OpsError } from '../src/shared/errors.ts';
+import { logsArgsSchema, type LogLine, type LogsArgs, type LogsResult } from '../src/shared/contracts/logs.ts';
+import { containerNameOf, dockerLogTail, serviceContainers } from '../src/features/alerts/docker-state.ts';
+import { LokiClient, LokiError } from '../src/features/alerts/loki-client.ts';
+import { containersSelector, durationMs, serviceSelector, withLineFilter } from '../src/features/alerts/logql.ts';
+import { redactLine } from '../src/features/alerts/redact.ts';
 
 /** What one result may carry through Redis and into Slack (a file upload beyond a few lines). */
 const MAX_RESULT_CHARS = 400_000;

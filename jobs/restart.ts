@@ -1,10 +1,10 @@
 import { z } from 'zod';
 import { defineJob } from '../src/worker/define-job.ts';
-import { OpsError } from '../src/errors.ts';
-import { serviceName } from '../src/contracts/status.ts';
-import type { RestartedContainer, RestartResult } from '../src/contracts/restart.ts';
-import { containerNameOf, serviceContainers } from '../src/alerts/docker-state.ts';
-import { dockerCall } from '../src/worker/docker-errors.ts';
+import { OpsError } from '../src/shared/errors.ts';
+import { serviceName } from '../src/shared/contracts/status.ts';
+import type { RestartedContainer, RestartResult } from '../src/shared/contracts/restart.ts';
+import { containerNameOf, serviceContainers } from '../src/features/alerts/docker-state.ts';
+import { dockerCall } from '../src/host/docker-errors.ts';
 
 /** Seconds a container gets to stop before it is killed, as `docker restart -t`. */
 const STOP_TIMEOUT_S = 10;

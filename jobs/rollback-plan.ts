@@ -1,8 +1,8 @@
 import { defineJob } from '../src/worker/define-job.ts';
-import { rollbackPlanArgs, type RollbackPlan } from '../src/contracts/rollback.ts';
-import { withRollbackEnv } from '../src/rollback/env.ts';
-import { buildPlan } from '../src/rollback/build-plan.ts';
-import { assertTagName } from '../src/rollback/naming.ts';
+import { rollbackPlanArgs, type RollbackPlan } from '../src/shared/contracts/rollback.ts';
+import { withRollbackEnv } from '../src/features/rollback/env.ts';
+import { buildPlan } from '../src/features/rollback/build-plan.ts';
+import { assertTagName } from '../src/features/rollback/naming.ts';
 
 /**
  * Read-only: what `/cdb rollback <tag> [service…]` would do, for the approval request to show.

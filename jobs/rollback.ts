@@ -1,8 +1,8 @@
 import { defineJob } from '../src/worker/define-job.ts';
-import { rollbackArgs, type RollbackJobResult } from '../src/contracts/rollback.ts';
-import { withRollbackEnv } from '../src/rollback/env.ts';
-import { assertTagName } from '../src/rollback/naming.ts';
-import { runClear, runRollback } from '../src/rollback/run-rollback.ts';
+import { rollbackArgs, type RollbackJobResult } from '../src/shared/contracts/rollback.ts';
+import { withRollbackEnv } from '../src/features/rollback/env.ts';
+import { assertTagName } from '../src/features/rollback/naming.ts';
+import { runClear, runRollback } from '../src/features/rollback/run-rollback.ts';
 
 /** Runs only after approval (the `rollback` command has `approval: true`). */
 export default defineJob({

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { defineJob } from '../src/worker/define-job.ts';
-import { rotateWireguardArgs, type WgRotationResult } from '../src/contracts/wireguard.ts';
+import { rotateWireguardArgs, type WgRotationResult } from '../src/shared/contracts/wireguard.ts';
 import { rotateWireguard } from '../src/features/rotation/wireguard/run.ts';
 
 /** `/cdb rotate wireguard <tunnel>`; runs only after approval (`rotate` needs it). */

@@ -1,9 +1,9 @@
 import type Docker from 'dockerode';
 import { z } from 'zod';
 import { defineJob } from '../src/worker/define-job.ts';
-import { CRASH_LOOP_WINDOW_MS, serviceName, type ContainerStatus, type PortBinding, type StatusResult } from '../src/contracts/status.ts';
-import { mapLimit } from '../src/worker/map-limit.ts';
-import { dockerCall } from '../src/worker/docker-errors.ts';
+import { CRASH_LOOP_WINDOW_MS, serviceName, type ContainerStatus, type PortBinding, type StatusResult } from '../src/shared/contracts/status.ts';
+import { mapLimit } from '../src/shared/map-limit.ts';
+import { dockerCall } from '../src/host/docker-errors.ts';
 
 const ALL_INTERFACES = new Set(['0.0.0.0', '::', '']);
 

@@ -1,10 +1,10 @@
 import { defineJob } from '../src/worker/define-job.ts';
-import { tagArgs, type TagResult } from '../src/contracts/rollback.ts';
-import { withRollbackEnv } from '../src/rollback/env.ts';
-import { withStackLock } from '../src/rollback/lock.ts';
-import { lockTtlMs } from '../src/rollback/run-rollback.ts';
-import { takeSnapshot } from '../src/rollback/snapshot.ts';
-import { createTag, protectedTags, prune } from '../src/rollback/tagger.ts';
+import { tagArgs, type TagResult } from '../src/shared/contracts/rollback.ts';
+import { withRollbackEnv } from '../src/features/rollback/env.ts';
+import { withStackLock } from '../src/shared/lock.ts';
+import { lockTtlMs } from '../src/features/rollback/run-rollback.ts';
+import { takeSnapshot } from '../src/features/rollback/snapshot.ts';
+import { createTag, protectedTags, prune } from '../src/features/rollback/tagger.ts';
 
 export default defineJob({
   name: 'tag',

@@ -1,7 +1,7 @@
 import { defineJob } from '../src/worker/define-job.ts';
-import { tagsArgs, type TagsResult } from '../src/contracts/rollback.ts';
-import { withRollbackEnv } from '../src/rollback/env.ts';
-import { listTags } from '../src/rollback/list-tags.ts';
+import { tagsArgs, type TagsResult } from '../src/shared/contracts/rollback.ts';
+import { withRollbackEnv } from '../src/features/rollback/env.ts';
+import { listTags } from '../src/features/rollback/list-tags.ts';
 
 export default defineJob({
   name: 'tags',

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh Debian machine: installs and starts what is missing, then
-# lint, typecheck, unit and integration tests against real Docker, Redis and sshd.
+# lint, layer/circularity check, typecheck, unit and integration tests against real Docker, Redis and sshd.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +17,7 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 
 echo "== lint"; npx eslint .
+echo "== layers and circular imports"; npm run -s depcheck
 echo "== typecheck"; npx tsc -p tsconfig.json --noEmit
 echo "== tests"
 report="$(mktemp -t cdb-vitest-XXXXXX.json)"

@@ -1,6 +1,6 @@
 import type { App, BlockAction, ButtonAction } from '@slack/bolt';
-import { ALERT_ACTION, ALERT_ACTION_IDS, alertButtonValueSchema, type AlertButtonValue } from '../contracts/alerts.ts';
-import { actorSchema, type Actor, type Origin } from '../contracts/envelope.ts';
+import { ALERT_ACTION, ALERT_ACTION_IDS, alertButtonValueSchema, type AlertButtonValue } from '../shared/contracts/alerts.ts';
+import { actorSchema, type Actor, type Origin } from '../shared/contracts/envelope.ts';
 import { dispatch, type DispatchDeps } from './dispatch.ts';
 
 const registered = new WeakSet<App>();

@@ -1,6 +1,6 @@
 import { LogLevel, type Logger as BoltLogger } from '@slack/bolt';
 import type { Logger } from 'pino';
-import { redactText } from '../log.ts';
+import { redactText } from '../shared/log.ts';
 
 /** Routes Bolt's own logging through pino (and its redaction) instead of the console. */
 export function boltLogger(log: Logger): BoltLogger {

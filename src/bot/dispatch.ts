@@ -1,17 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import type { Logger } from 'pino';
-import type { Config } from '../config/schema.ts';
-import type { Actor, JobEnvelope, Origin } from '../contracts/envelope.ts';
-import { OpsError, toUserError } from '../errors.ts';
-import type { AuditLog } from '../audit/audit.ts';
-import { authorize, checkChannel, type GroupDirectory } from '../auth/authorize.ts';
-import { resolveCommand, type Registry } from '../registry/registry.ts';
-import type { SlackMessage } from '../registry/define-command.ts';
-import { plainText } from '../render/blocks.ts';
-import { needsApproval } from '../approval/policy.ts';
-import type { ApprovalGateway } from '../approval/service.ts';
-import { slackDate } from '../approval/message.ts';
+import type { Config } from '../shared/config/schema.ts';
+import type { Actor, JobEnvelope, Origin } from '../shared/contracts/envelope.ts';
+import { OpsError, toUserError } from '../shared/errors.ts';
+import type { AuditLog } from '../shared/audit/audit.ts';
+import { authorize, checkChannel, type GroupDirectory } from '../shared/auth/authorize.ts';
+import { resolveCommand, type Registry } from '../shared/registry/registry.ts';
+import type { SlackMessage } from '../shared/registry/define-command.ts';
+import { plainText } from '../shared/render/blocks.ts';
+import { needsApproval } from '../shared/approval/policy.ts';
+import type { ApprovalGateway } from './approval/service.ts';
+import { slackDate } from '../shared/approval/message.ts';
 
 export interface DispatchDeps {
   readonly config: Config;

@@ -1,6 +1,6 @@
 import type { WebClient } from '@slack/web-api';
 import type { Logger } from 'pino';
-import type { GroupDirectory } from '../auth/authorize.ts';
+import type { GroupDirectory } from '../shared/auth/authorize.ts';
 
 /**
  * User-group membership from Slack, cached briefly: role checks happen on every command,

@@ -1,7 +1,7 @@
-import type { Reply } from '../contracts/envelope.ts';
-import type { SlackMessage } from '../registry/define-command.ts';
-import type { Registry } from '../registry/registry.ts';
-import { context, esc, section } from '../render/blocks.ts';
+import type { Reply } from '../shared/contracts/envelope.ts';
+import type { SlackMessage } from '../shared/registry/define-command.ts';
+import type { Registry } from '../shared/registry/registry.ts';
+import { context, esc, section } from '../shared/render/blocks.ts';
 
 function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;

@@ -1,8 +1,8 @@
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { replySchema, type Reply } from '../contracts/envelope.ts';
-import { REPLIES_QUEUE } from '../queue/names.ts';
+import { replySchema, type Reply } from '../shared/contracts/envelope.ts';
+import { REPLIES_QUEUE } from '../shared/queue/names.ts';
 
 /** Where replies end up: Slack for the real bot, a terminal for the local demo. */
 export interface ReplySink {

@@ -1,8 +1,8 @@
 import type { WebClient } from '@slack/web-api';
 import type { Redis } from 'ioredis';
-import type { Block } from '../render/blocks.ts';
-import type { Notice, Reply } from '../contracts/envelope.ts';
-import type { Registry } from '../registry/registry.ts';
+import type { Block } from '../shared/render/blocks.ts';
+import type { Notice, Reply } from '../shared/contracts/envelope.ts';
+import type { Registry } from '../shared/registry/registry.ts';
 import type { ReplySink } from './reply-consumer.ts';
 import { replyToSlack } from './render-reply.ts';
 

@@ -1,6 +1,6 @@
-import { loadConfig } from '../config/load.ts';
-import { createLogger } from '../log.ts';
-import { startBot } from '../bot/start-bot.ts';
+import { loadConfig } from '../shared/config/load.ts';
+import { createLogger } from '../shared/log.ts';
+import { startBot } from './start-bot.ts';
 import { fatal, onShutdown } from './shutdown.ts';
 
 try {

@@ -1,7 +1,7 @@
 import { userInfo } from 'node:os';
-import { loadConfig } from '../config/load.ts';
-import { createLogger } from '../log.ts';
-import { runCli } from '../cli/run-cli.ts';
+import { loadConfig } from '../shared/config/load.ts';
+import { createLogger } from '../shared/log.ts';
+import { runCli } from './run-cli.ts';
 
 const log = createLogger({ name: 'cdb-cli', level: process.env.LOG_LEVEL ?? 'warn', destination: process.stderr });
 const code = await runCli({

@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
-import { loadConfig } from '../config/load.ts';
-import { createLogger } from '../log.ts';
-import { startBot, startBotCore, consumeReplies } from '../bot/start-bot.ts';
-import { ConsoleSink, runLocalConsole } from '../console/local-console.ts';
-import { startWorkerProcess } from '../worker/start-worker.ts';
+import { loadConfig } from '../shared/config/load.ts';
+import { createLogger } from '../shared/log.ts';
+import { startBot, startBotCore, consumeReplies } from './start-bot.ts';
+import { ConsoleSink, runLocalConsole } from './local-console.ts';
+import { startWorkerProcess } from './start-worker.ts';
 import { fatal, onShutdown } from './shutdown.ts';
 
 /**

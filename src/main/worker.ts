@@ -1,6 +1,6 @@
-import { loadConfig, slackCredentialsIn } from '../config/load.ts';
-import { createLogger } from '../log.ts';
-import { startWorkerProcess } from '../worker/start-worker.ts';
+import { loadConfig, slackCredentialsIn } from '../shared/config/load.ts';
+import { createLogger } from '../shared/log.ts';
+import { startWorkerProcess } from './start-worker.ts';
 import { fatal, onShutdown } from './shutdown.ts';
 
 try {

@@ -2,9 +2,9 @@ import type Docker from 'dockerode';
 import type { Redis } from 'ioredis';
 import type { z } from 'zod';
 import type { Logger } from 'pino';
-import type { Config } from '../config/schema.ts';
-import type { Actor, Notice, Origin } from '../contracts/envelope.ts';
-import type { GroupDirectory } from '../auth/authorize.ts';
+import type { Config } from '../shared/config/schema.ts';
+import type { Actor, Notice, Origin } from '../shared/contracts/envelope.ts';
+import type { GroupDirectory } from '../shared/auth/authorize.ts';
 
 export interface JobContext {
   readonly requestId: string;

@@ -1,4 +1,4 @@
-import { loadDefaultExports } from '../registry/load-modules.ts';
+import { loadDefaultExports } from '../shared/registry/load-modules.ts';
 import type { AnyJob } from './define-job.ts';
 
 export type JobRegistry = ReadonlyMap<string, AnyJob>;

@@ -1,7 +1,7 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { Notice, Reply } from '../contracts/envelope.ts';
-import { REPLIES_QUEUE } from '../queue/names.ts';
+import type { Notice, Reply } from '../shared/contracts/envelope.ts';
+import { REPLIES_QUEUE } from '../shared/queue/names.ts';
 
 /** The worker's only way to speak in Slack: a queue the bot consumes, so a bot restart loses nothing. */
 export class ReplyQueue {

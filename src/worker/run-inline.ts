@@ -1,4 +1,4 @@
-import { OpsError } from '../errors.ts';
+import { OpsError } from '../shared/errors.ts';
 import type { AnyJob, JobContext } from './define-job.ts';
 
 /** Runs a job processor in this process (the CLI's path), with the same validation and time limit. */

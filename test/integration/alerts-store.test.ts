@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { runAlertCheck, type CheckDeps } from '../../src/alerts/check.ts';
-import type { OutgoingNotice } from '../../src/alerts/render.ts';
-import { acquireLock, VersionedHash } from '../../src/alerts/store.ts';
-import { buildConfig } from '../../src/config/load.ts';
-import { createLogger } from '../../src/log.ts';
-import { createDocker } from '../../src/worker/docker-client.ts';
+import { runAlertCheck, type CheckDeps } from '../../src/features/alerts/check.ts';
+import type { OutgoingNotice } from '../../src/features/alerts/render.ts';
+import { acquireLock, VersionedHash } from '../../src/features/alerts/store.ts';
+import { buildConfig } from '../../src/shared/config/load.ts';
+import { createLogger } from '../../src/shared/log.ts';
+import { createDocker } from '../../src/host/docker-client.ts';
 import { randomSuffix, startComposeStack, waitFor, type ComposeStack } from '../support/compose-stack.ts';
 import { REDIS_URL } from '../support/harness.ts';
 

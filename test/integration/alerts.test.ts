@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { ALERT_ACTION } from '../../src/contracts/alerts.ts';
-import { defineCommand, type AnyCommand } from '../../src/registry/define-command.ts';
-import { buildRegistry, loadRegistry, type Registry } from '../../src/registry/registry.ts';
+import { ALERT_ACTION } from '../../src/shared/contracts/alerts.ts';
+import { defineCommand, type AnyCommand } from '../../src/shared/registry/define-command.ts';
+import { buildRegistry, loadRegistry, type Registry } from '../../src/shared/registry/registry.ts';
 import { loadJobs } from '../../src/worker/job-registry.ts';
 import { runCommand } from '../support/images.ts';
 import { randomSuffix, startComposeStack, waitFor, type ComposeStack } from '../support/compose-stack.ts';

@@ -9,12 +9,12 @@ import { stringify } from 'yaml';
 import { randomSuffix, startComposeStack, waitFor, type ComposeStack } from '../support/compose-stack.ts';
 import { startSshd, type SshdHandle } from '../support/sshd.ts';
 import { REDIS_URL } from '../support/harness.ts';
-import { buildConfig } from '../../src/config/load.ts';
-import { createLogger } from '../../src/log.ts';
-import { runCli } from '../../src/cli/run-cli.ts';
-import { createDocker } from '../../src/worker/docker-client.ts';
+import { buildConfig } from '../../src/shared/config/load.ts';
+import { createLogger } from '../../src/shared/log.ts';
+import { runCli } from '../../src/main/run-cli.ts';
+import { createDocker } from '../../src/host/docker-client.ts';
 import { collectStatus } from '../../jobs/status.ts';
-import type { StatusResult } from '../../src/contracts/status.ts';
+import type { StatusResult } from '../../src/shared/contracts/status.ts';
 
 const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, '..', '..');

@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { Redis } from 'ioredis';
-import { defineCommand, type AnyCommand } from '../../src/registry/define-command.ts';
+import { defineCommand, type AnyCommand } from '../../src/shared/registry/define-command.ts';
 import { defineJob, type AnyJob } from '../../src/worker/define-job.ts';
-import { buildRegistry, loadRegistry } from '../../src/registry/registry.ts';
-import { startBot } from '../../src/bot/start-bot.ts';
+import { buildRegistry, loadRegistry } from '../../src/shared/registry/registry.ts';
+import { startBot } from '../../src/main/start-bot.ts';
 import { waitFor } from '../support/compose-stack.ts';
 import { REDIS_URL, startHarness, type Harness } from '../support/harness.ts';
 

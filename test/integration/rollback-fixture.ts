@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { removeRollbackArtifacts } from '../support/app-images.ts';
 import { runCommand } from '../support/images.ts';
 import { randomSuffix, startComposeStack, waitFor, type ComposeServices, type ComposeStack } from '../support/compose-stack.ts';
-import { buildConfig } from '../../src/config/load.ts';
-import { createLogger } from '../../src/log.ts';
+import { buildConfig } from '../../src/shared/config/load.ts';
+import { createLogger } from '../../src/shared/log.ts';
 import type { JobContext } from '../../src/worker/define-job.ts';
 import { jobRedis } from '../support/harness.ts';
 

@@ -5,12 +5,12 @@ import type Docker from 'dockerode';
 import { stat } from 'node:fs/promises';
 import { ensureAppImages, type AppImages } from '../support/app-images.ts';
 import { waitFor } from '../support/compose-stack.ts';
-import type { RollbackResult, TagResult, TagsResult } from '../../src/contracts/rollback.ts';
+import type { RollbackResult, TagResult, TagsResult } from '../../src/shared/contracts/rollback.ts';
 import tagJob from '../../jobs/tag.ts';
 import tagsJob from '../../jobs/tags.ts';
 import planJob from '../../jobs/rollback-plan.ts';
 import rollbackJob from '../../jobs/rollback.ts';
-import { OpsError } from '../../src/errors.ts';
+import { OpsError } from '../../src/shared/errors.ts';
 import { docker, healthy, inspect, startFixture, T, version, type Fixture } from './rollback-fixture.ts';
 
 let images: AppImages;

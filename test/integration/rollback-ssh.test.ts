@@ -6,10 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { startSshd, type SshdHandle } from '../support/sshd.ts';
-import { buildConfig } from '../../src/config/load.ts';
-import { overlayPathFor, sshStackFiles, stackFilesFor } from '../../src/rollback/stack-files.ts';
-import { clearPins, pinServices, readPins } from '../../src/rollback/overlay.ts';
-import { OpsError } from '../../src/errors.ts';
+import { buildConfig } from '../../src/shared/config/load.ts';
+import { overlayPathFor, sshStackFiles, stackFilesFor } from '../../src/features/rollback/stack-files.ts';
+import { clearPins, pinServices, readPins } from '../../src/features/rollback/overlay.ts';
+import { OpsError } from '../../src/shared/errors.ts';
 
 const T = 120_000;
 

@@ -7,7 +7,7 @@ import { parse } from 'yaml';
 import { ensureAppImages, type AppImages } from '../support/app-images.ts';
 import { runCommand } from '../support/images.ts';
 import { waitFor } from '../support/compose-stack.ts';
-import type { RollbackPlan, RollbackResult, TagResult, TagsResult, ClearResult } from '../../src/contracts/rollback.ts';
+import type { RollbackPlan, RollbackResult, TagResult, TagsResult, ClearResult } from '../../src/shared/contracts/rollback.ts';
 import tagJob from '../../jobs/tag.ts';
 import tagsJob from '../../jobs/tags.ts';
 import planJob from '../../jobs/rollback-plan.ts';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildConfig } from '../../src/config/load.ts';
-import { createLogger } from '../../src/log.ts';
-import { startBot, type RunningBot } from '../../src/bot/start-bot.ts';
+import { buildConfig } from '../../src/shared/config/load.ts';
+import { createLogger } from '../../src/shared/log.ts';
+import { startBot, type RunningBot } from '../../src/main/start-bot.ts';
 import { startSlackStandin, type SlackStandin } from '../support/slack-standin.ts';
 import { APP_TOKEN, startSocketModeStandin, type SocketModeStandin } from '../support/socket-mode-standin.ts';
 import { slashCommandDefaults } from '../support/slack-sign.ts';

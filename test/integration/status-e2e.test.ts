@@ -4,7 +4,7 @@ import { ensureTestImages } from '../support/images.ts';
 import { randomSuffix, startComposeStack, waitFor, type ComposeStack } from '../support/compose-stack.ts';
 import { startHarness, type Harness } from '../support/harness.ts';
 import { postSigned, slashCommandBody } from '../support/slack-sign.ts';
-import { JOBS_QUEUE, queuePrefix } from '../../src/queue/names.ts';
+import { JOBS_QUEUE, queuePrefix } from '../../src/shared/queue/names.ts';
 
 const VIEWER = 'U0VIEWER1';
 const STRANGER = 'U0STRANGE';

@@ -2,13 +2,13 @@
 // and signed button clicks.
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { startAlertWatcher, type AlertWatcher } from '../../src/alerts/watcher.ts';
-import { AuditLog } from '../../src/audit/audit.ts';
-import { noGroups } from '../../src/auth/authorize.ts';
+import { startAlertWatcher, type AlertWatcher } from '../../src/features/alerts/watcher.ts';
+import { AuditLog } from '../../src/shared/audit/audit.ts';
+import { noGroups } from '../../src/shared/auth/authorize.ts';
 import { registerAlertActions } from '../../src/bot/alert-actions.ts';
-import { JOBS_QUEUE, connectRedis, keyPrefix, queuePrefix } from '../../src/queue/names.ts';
-import type { Registry } from '../../src/registry/registry.ts';
-import { createDocker } from '../../src/worker/docker-client.ts';
+import { JOBS_QUEUE, connectRedis, keyPrefix, queuePrefix } from '../../src/shared/queue/names.ts';
+import type { Registry } from '../../src/shared/registry/registry.ts';
+import { createDocker } from '../../src/host/docker-client.ts';
 import type { Harness } from './harness.ts';
 import { SIGNING_SECRET } from './harness.ts';
 import { blockActionsBody, postSigned } from './slack-sign.ts';

@@ -2,9 +2,9 @@
 //
 //   const snap = snapshot({ containers: [container({ user: '' })] });
 //   expect(runAsRoot.run(snap)).toHaveLength(1);
-import { buildConfig } from '../../src/config/load.ts';
-import type { ComposeModel, ComposeService } from '../../src/doctor/compose-model.ts';
-import type { ContainerView, DoctorConfig, Snapshot } from '../../src/doctor/types.ts';
+import { buildConfig } from '../../src/shared/config/load.ts';
+import type { ComposeModel, ComposeService } from '../../src/features/doctor/compose-model.ts';
+import type { ContainerView, DoctorConfig, Snapshot } from '../../src/features/doctor/types.ts';
 
 export function doctorConfig(doctor: Record<string, unknown> = {}): DoctorConfig {
   return buildConfig({ stack: { project: 'cdb' }, doctor }, {}).doctor;

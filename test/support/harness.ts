@@ -1,14 +1,14 @@
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
-import { buildConfig } from '../../src/config/load.ts';
-import type { Config } from '../../src/config/schema.ts';
-import { createLogger, type Logger } from '../../src/log.ts';
-import { startBot, type RunningBot } from '../../src/bot/start-bot.ts';
-import { startWorkerProcess, type RunningWorkerProcess } from '../../src/worker/start-worker.ts';
+import { buildConfig } from '../../src/shared/config/load.ts';
+import type { Config } from '../../src/shared/config/schema.ts';
+import { createLogger, type Logger } from '../../src/shared/log.ts';
+import { startBot, type RunningBot } from '../../src/main/start-bot.ts';
+import { startWorkerProcess, type RunningWorkerProcess } from '../../src/main/start-worker.ts';
 import { startSlackStandin, type SlackStandin } from './slack-standin.ts';
 import { postSigned, slashCommandBody, type SlashCommandFields } from './slack-sign.ts';
 import { randomSuffix } from './compose-stack.ts';
-import type { Registry } from '../../src/registry/registry.ts';
+import type { Registry } from '../../src/shared/registry/registry.ts';
 import type { JobRegistry } from '../../src/worker/job-registry.ts';
 
 export const SIGNING_SECRET = 'test-signing-secret-8f14e45fceea167a5a36dedd4bea2543';

@@ -3,8 +3,8 @@
 //   tsx test/support/wg-rotate-child.ts <config.json> <tunnel> <step-to-die-before> <redis-url>
 import { readFile } from 'node:fs/promises';
 import { Redis } from 'ioredis';
-import { buildConfig } from '../../src/config/load.ts';
-import { createLogger } from '../../src/log.ts';
+import { buildConfig } from '../../src/shared/config/load.ts';
+import { createLogger } from '../../src/shared/log.ts';
 import { rotateWireguard } from '../../src/features/rotation/wireguard/run.ts';
 
 const [configPath = '', tunnel = '', dieAt = '', redisUrl = ''] = process.argv.slice(2);

@@ -1,8 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LokiClient, LokiError } from '../../src/alerts/loki-client.ts';
-import { errorCountQuery } from '../../src/alerts/logql.ts';
+import { LokiClient, LokiError } from '../../src/features/alerts/loki-client.ts';
+import { errorCountQuery } from '../../src/features/alerts/logql.ts';
 import { startLokiStandin, type LokiStandin } from '../support/loki-standin.ts';
 
 // Bodies exactly as a real Loki 2.7.5 sent them (../shared/loki-samples), stats trimmed to one field.

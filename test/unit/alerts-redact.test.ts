@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { dedupeLines, fingerprintLine, redactLine, redactSecrets } from '../../src/alerts/redact.ts';
+import { dedupeLines, fingerprintLine, redactLine, redactSecrets } from '../../src/features/alerts/redact.ts';
 
 describe('secret redaction of log lines', () => {
   it.each([

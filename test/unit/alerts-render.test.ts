@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { ALERT_ACTION, alertButtonValueSchema } from '../../src/contracts/alerts.ts';
-import { noticeSchema } from '../../src/contracts/envelope.ts';
-import { emptyState, transition, type ContainerState, type IncidentSettings } from '../../src/alerts/incident.ts';
-import * as render from '../../src/alerts/render.ts';
+import { ALERT_ACTION, alertButtonValueSchema } from '../../src/shared/contracts/alerts.ts';
+import { noticeSchema } from '../../src/shared/contracts/envelope.ts';
+import { emptyState, transition, type ContainerState, type IncidentSettings } from '../../src/features/alerts/incident.ts';
+import * as render from '../../src/features/alerts/render.ts';
 
 const S: IncidentSettings & render.RenderSettings = {
   project: 'cdb', errorThreshold: 5, errorWindow: '5m', resolveAfterChecks: 3, groupWaitMs: 0, repeatIntervalMs: 3_600_000,

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadRunbooks, matchRunbook, parseRunbook, runbookLink } from '../../src/alerts/runbooks.ts';
+import { loadRunbooks, matchRunbook, parseRunbook, runbookLink } from '../../src/features/alerts/runbooks.ts';
 
 describe('runbooks', () => {
   it('reads the shipped runbooks and their symptoms from front matter', async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { type ContainerState, type IncidentSettings, type Transition, emptyState, sameState, transition } from '../../src/alerts/incident.ts';
-import { LOKI_OK, lokiTransition } from '../../src/alerts/loki-health.ts';
-import { type DockerObservation, type Observation, dockerSymptoms, evaluate } from '../../src/alerts/symptoms.ts';
+import { type ContainerState, type IncidentSettings, type Transition, emptyState, sameState, transition } from '../../src/features/alerts/incident.ts';
+import { LOKI_OK, lokiTransition } from '../../src/features/alerts/loki-health.ts';
+import { type DockerObservation, type Observation, dockerSymptoms, evaluate } from '../../src/features/alerts/symptoms.ts';
 
 const S: IncidentSettings = {
   errorThreshold: 5, errorWindow: '5m', resolveAfterChecks: 3, groupWaitMs: 0, repeatIntervalMs: 3_600_000,

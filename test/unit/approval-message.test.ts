@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { parseClick } from '../../src/approval/payload.ts';
-import { approvalMessage, ACTION_APPROVE, ACTION_CANCEL, ACTION_DENY } from '../../src/approval/message.ts';
-import { approvalDigest } from '../../src/approval/digest.ts';
-import { approvalRecordSchema, type ApprovalRecord } from '../../src/approval/types.ts';
+import { parseClick } from '../../src/bot/approval/payload.ts';
+import { approvalMessage, ACTION_APPROVE, ACTION_CANCEL, ACTION_DENY } from '../../src/shared/approval/message.ts';
+import { approvalDigest } from '../../src/shared/approval/digest.ts';
+import { approvalRecordSchema, type ApprovalRecord } from '../../src/shared/approval/types.ts';
 
 const ID = 'Zx0_-abcdefghijklmnopq';
 

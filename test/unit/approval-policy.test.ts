@@ -1,13 +1,13 @@
 import { Writable } from 'node:stream';
 import { z } from 'zod';
 import { describe, expect, it } from 'vitest';
-import { buildConfig } from '../../src/config/load.ts';
-import { defineCommand, type AnyCommand } from '../../src/registry/define-command.ts';
-import { buildRegistry } from '../../src/registry/registry.ts';
-import { approvalSettings, jobNeedsApproval, needsApproval } from '../../src/approval/policy.ts';
-import { approvalDigest, canonicalJson } from '../../src/approval/digest.ts';
-import { runCli } from '../../src/cli/run-cli.ts';
-import { createLogger } from '../../src/log.ts';
+import { buildConfig } from '../../src/shared/config/load.ts';
+import { defineCommand, type AnyCommand } from '../../src/shared/registry/define-command.ts';
+import { buildRegistry } from '../../src/shared/registry/registry.ts';
+import { approvalSettings, jobNeedsApproval, needsApproval } from '../../src/shared/approval/policy.ts';
+import { approvalDigest, canonicalJson } from '../../src/shared/approval/digest.ts';
+import { runCli } from '../../src/main/run-cli.ts';
+import { createLogger } from '../../src/shared/log.ts';
 
 const config = buildConfig({ stack: { project: 'cdb' }, approvals: { commands: ['listed'], overrides: { zap: { required: 2, expiryMinutes: 0.5 } } } }, {});
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { decide, MIN_START_WINDOW_MS, type ApprovalEvent } from '../../src/approval/state-machine.ts';
-import { approvalDigest } from '../../src/approval/digest.ts';
-import { approvalRecordSchema, type ApprovalRecord, type ApprovalState } from '../../src/approval/types.ts';
+import { decide, MIN_START_WINDOW_MS, type ApprovalEvent } from '../../src/shared/approval/state-machine.ts';
+import { approvalDigest } from '../../src/shared/approval/digest.ts';
+import { approvalRecordSchema, type ApprovalRecord, type ApprovalState } from '../../src/shared/approval/types.ts';
 
 const T0 = 1_700_000_000_000;
 const ALICE = { userId: 'U0ALICE', teamId: 'T0001' };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { authorize, checkChannel, highestRole, type GroupDirectory } from '../../src/auth/authorize.ts';
-import { buildConfig } from '../../src/config/load.ts';
+import { authorize, checkChannel, highestRole, type GroupDirectory } from '../../src/shared/auth/authorize.ts';
+import { buildConfig } from '../../src/shared/config/load.ts';
 
 const config = buildConfig(
   {

@@ -2,7 +2,7 @@ import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildConfig, loadConfig, readSecret, slackCredentialsIn } from '../../src/config/load.ts';
+import { buildConfig, loadConfig, readSecret, slackCredentialsIn } from '../../src/shared/config/load.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'cdb-config-'));
 const file = (name: string, text: string) => {

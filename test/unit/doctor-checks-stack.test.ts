@@ -1,15 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { orphanContainers } from '../../src/doctor/checks/orphan-containers.ts';
-import { orphanVolumes } from '../../src/doctor/checks/orphan-volumes.ts';
-import { portExposure } from '../../src/doctor/checks/port-exposure.ts';
-import { portConflicts } from '../../src/doctor/checks/port-conflicts.ts';
-import { secretFiles } from '../../src/doctor/checks/secret-files.ts';
-import { passwordContract } from '../../src/doctor/checks/password-contract.ts';
-import { networkIntegrity } from '../../src/doctor/checks/network-integrity.ts';
-import { composeDrift } from '../../src/doctor/checks/compose-drift.ts';
-import { containerHealth } from '../../src/doctor/checks/container-health.ts';
-import { secretRefs } from '../../src/doctor/secrets.ts';
-import type { FileFacts } from '../../src/doctor/types.ts';
+import { orphanContainers } from '../../src/features/doctor/checks/orphan-containers.ts';
+import { orphanVolumes } from '../../src/features/doctor/checks/orphan-volumes.ts';
+import { portExposure } from '../../src/features/doctor/checks/port-exposure.ts';
+import { portConflicts } from '../../src/features/doctor/checks/port-conflicts.ts';
+import { secretFiles } from '../../src/features/doctor/checks/secret-files.ts';
+import { passwordContract } from '../../src/features/doctor/checks/password-contract.ts';
+import { networkIntegrity } from '../../src/features/doctor/checks/network-integrity.ts';
+import { composeDrift } from '../../src/features/doctor/checks/compose-drift.ts';
+import { containerHealth } from '../../src/features/doctor/checks/container-health.ts';
+import { secretRefs } from '../../src/features/doctor/secrets.ts';
+import type { FileFacts } from '../../src/features/doctor/types.ts';
 import { compose, container, snapshot } from '../support/doctor-fixtures.ts';
 
 const exited = { status: 'exited', running: false, health: undefined } as const;

@@ -2,11 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { interpolate, listToMap, mergeCompose, parseDotEnv } from '../../src/doctor/compose-merge.ts';
-import { bindingsCollide, formatBinding, onAllInterfaces, parsePortSpec } from '../../src/doctor/compose-ports.ts';
-import { buildComposeModel } from '../../src/doctor/compose-model.ts';
-import { composeFilesFromLabels, readCompose } from '../../src/doctor/compose-files.ts';
-import { fileAccessFor, localFiles } from '../../src/doctor/file-access.ts';
+import { interpolate, listToMap, mergeCompose, parseDotEnv } from '../../src/features/doctor/compose-merge.ts';
+import { bindingsCollide, formatBinding, onAllInterfaces, parsePortSpec } from '../../src/features/doctor/compose-ports.ts';
+import { buildComposeModel } from '../../src/features/doctor/compose-model.ts';
+import { composeFilesFromLabels, readCompose } from '../../src/features/doctor/compose-files.ts';
+import { fileAccessFor, localFiles } from '../../src/features/doctor/file-access.ts';
 import { doctorConfig } from '../support/doctor-fixtures.ts';
 
 describe('compose overlays', () => {

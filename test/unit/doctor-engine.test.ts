@@ -4,10 +4,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
-import { buildConfig } from '../../src/config/load.ts';
-import { doctorExitCode } from '../../src/contracts/doctor.ts';
-import { localFiles } from '../../src/doctor/file-access.ts';
-import { runDoctor } from '../../src/doctor/run-doctor.ts';
+import { buildConfig } from '../../src/shared/config/load.ts';
+import { doctorExitCode } from '../../src/shared/contracts/doctor.ts';
+import { localFiles } from '../../src/features/doctor/file-access.ts';
+import { runDoctor } from '../../src/features/doctor/run-doctor.ts';
 
 // A stand-in Docker Engine API on a unix socket: answers, refuses, 404s or never answers, per route.
 type Route = (req: IncomingMessage, res: ServerResponse) => void;

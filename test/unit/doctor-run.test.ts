@@ -1,20 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import doctorCommand from '../../commands/doctor.ts';
-import { buildConfig } from '../../src/config/load.ts';
-import { doctorExitCode, expandSelection, type DoctorResult, type Finding } from '../../src/contracts/doctor.ts';
-import { OpsError } from '../../src/errors.ts';
-import { ALL_CHECKS } from '../../src/doctor/checks/index.ts';
-import type { Collected } from '../../src/doctor/collect.ts';
-import { diffKeys, digestOf, findingKeys } from '../../src/doctor/digest.ts';
-import { describePlan } from '../../src/doctor/fix.ts';
-import { assertMayFix } from '../../src/doctor/may-fix.ts';
-import { doctorSlack, doctorText, detailMessages, summaryBlocks, summaryText } from '../../src/doctor/render.ts';
-import { runChecks } from '../../src/doctor/run-checks.ts';
-import { isScheduledRun, scheduledEnvelope } from '../../src/doctor/schedule.ts';
-import type { Check, Snapshot } from '../../src/doctor/types.ts';
-import { envelopeSchema } from '../../src/contracts/envelope.ts';
-import { buildRegistry, resolveCommand } from '../../src/registry/registry.ts';
-import type { AnyCommand } from '../../src/registry/define-command.ts';
+import { buildConfig } from '../../src/shared/config/load.ts';
+import { doctorExitCode, expandSelection, type DoctorResult, type Finding } from '../../src/shared/contracts/doctor.ts';
+import { OpsError } from '../../src/shared/errors.ts';
+import { ALL_CHECKS } from '../../src/features/doctor/checks/index.ts';
+import type { Collected } from '../../src/features/doctor/collect.ts';
+import { diffKeys, digestOf, findingKeys } from '../../src/features/doctor/digest.ts';
+import { describePlan } from '../../src/features/doctor/fix.ts';
+import { assertMayFix } from '../../src/features/doctor/may-fix.ts';
+import { doctorSlack, doctorText, detailMessages, summaryBlocks, summaryText } from '../../src/shared/render/doctor.ts';
+import { runChecks } from '../../src/features/doctor/run-checks.ts';
+import { isScheduledRun, scheduledEnvelope } from '../../src/features/doctor/schedule.ts';
+import type { Check, Snapshot } from '../../src/features/doctor/types.ts';
+import { envelopeSchema } from '../../src/shared/contracts/envelope.ts';
+import { buildRegistry, resolveCommand } from '../../src/shared/registry/registry.ts';
+import type { AnyCommand } from '../../src/shared/registry/define-command.ts';
 import { compose, container, snapshot } from '../support/doctor-fixtures.ts';
 
 const collected = (snap: Snapshot, extra: Partial<Collected> = {}): Collected => ({ snapshot: snap, notes: [], missing: new Map(), ...extra });
@@ -187,8 +187,8 @@ describe('scheduled runs', () => {
 describe('privilege split', () => {
   it('keeps the renderer the bot loads free of Docker and SSH code', async () => {
     const { readFile } = await import('node:fs/promises');
-    const source = await readFile(new URL('../../src/doctor/render.ts', import.meta.url), 'utf8');
+    const source = await readFile(new URL('../../src/shared/render/doctor.ts', import.meta.url), 'utf8');
     const imports = [...source.matchAll(/from '([^']+)'/g)].map((m) => m[1]);
-    expect(imports.every((i) => i?.startsWith('../contracts/') || i?.startsWith('../render/') || i === '../registry/define-command.ts')).toBe(true);
+    expect(imports.every((i) => i?.startsWith('../contracts/') || i?.startsWith('./') || i === '../registry/define-command.ts')).toBe(true);
   });
 });

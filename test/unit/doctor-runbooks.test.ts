@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { CHECKS, RUNBOOKS } from '../../src/contracts/doctor.ts';
+import { CHECKS, RUNBOOKS } from '../../src/shared/contracts/doctor.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 /** Written for the doctor; the others are shared with the alert watcher. */

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import logs from '../../commands/logs.ts';
 import restart from '../../commands/restart.ts';
-import { buildRegistry, resolveCommand } from '../../src/registry/registry.ts';
-import type { AnyCommand } from '../../src/registry/define-command.ts';
-import { logsArgsSchema, type LogsResult } from '../../src/contracts/logs.ts';
-import { withLineFilter } from '../../src/alerts/logql.ts';
+import { buildRegistry, resolveCommand } from '../../src/shared/registry/registry.ts';
+import type { AnyCommand } from '../../src/shared/registry/define-command.ts';
+import { logsArgsSchema, type LogsResult } from '../../src/shared/contracts/logs.ts';
+import { withLineFilter } from '../../src/features/alerts/logql.ts';
 import { parseLogQL } from '../support/loki-standin.ts';
 
 const registry = buildRegistry([logs as AnyCommand, restart as AnyCommand]);

@@ -1,9 +1,9 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createLogger, redactText } from '../../src/log.ts';
-import { redactArgs } from '../../src/audit/audit.ts';
-import { toUserError, OpsError } from '../../src/errors.ts';
-import { buildConfig } from '../../src/config/load.ts';
+import { createLogger, redactText } from '../../src/shared/log.ts';
+import { redactArgs } from '../../src/shared/audit/audit.ts';
+import { toUserError, OpsError } from '../../src/shared/errors.ts';
+import { buildConfig } from '../../src/shared/config/load.ts';
 
 function capture() {
   const lines: string[] = [];

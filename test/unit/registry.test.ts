@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { buildRegistry, loadRegistry, resolveCommand } from '../../src/registry/registry.ts';
-import { defineCommand, type AnyCommand } from '../../src/registry/define-command.ts';
+import { buildRegistry, loadRegistry, resolveCommand } from '../../src/shared/registry/registry.ts';
+import { defineCommand, type AnyCommand } from '../../src/shared/registry/define-command.ts';
 import { loadJobs } from '../../src/worker/job-registry.ts';
-import { OpsError } from '../../src/errors.ts';
+import { OpsError } from '../../src/shared/errors.ts';
 
 const logs = defineCommand({
   kind: 'job',

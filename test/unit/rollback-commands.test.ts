@@ -1,17 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import type Docker from 'dockerode';
-import { buildRegistry, resolveCommand } from '../../src/registry/registry.ts';
-import type { AnyCommand } from '../../src/registry/define-command.ts';
+import { buildRegistry, resolveCommand } from '../../src/shared/registry/registry.ts';
+import type { AnyCommand } from '../../src/shared/registry/define-command.ts';
 import tag from '../../commands/tag.ts';
 import tags from '../../commands/tags.ts';
 import rollback, { planLines } from '../../commands/rollback.ts';
 import rollbackJob from '../../jobs/rollback.ts';
 import planJob from '../../jobs/rollback-plan.ts';
-import type { RollbackPlan, RollbackResult, TagsResult } from '../../src/contracts/rollback.ts';
+import type { RollbackPlan, RollbackResult, TagsResult } from '../../src/shared/contracts/rollback.ts';
 import type { JobContext } from '../../src/worker/define-job.ts';
-import { buildConfig } from '../../src/config/load.ts';
-import { createLogger } from '../../src/log.ts';
-import { OpsError } from '../../src/errors.ts';
+import { buildConfig } from '../../src/shared/config/load.ts';
+import { createLogger } from '../../src/shared/log.ts';
+import { OpsError } from '../../src/shared/errors.ts';
 import type { Redis } from 'ioredis';
 
 const registry = buildRegistry([tag, tags, rollback] as AnyCommand[]);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { composeFacts, dependenciesOf, parseOverlay, renderOverlay } from '../../src/rollback/compose-files.ts';
-import { overlayPathFor } from '../../src/rollback/stack-files.ts';
+import { composeFacts, dependenciesOf, parseOverlay, renderOverlay } from '../../src/features/rollback/compose-files.ts';
+import { overlayPathFor } from '../../src/features/rollback/stack-files.ts';
 
 describe('compose facts', () => {
   it('collects every kind of dependency', () => {

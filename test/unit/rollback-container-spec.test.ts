@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildCreateSpec, createLinks, type ImageDefaults, type OldContainer } from '../../src/rollback/container-spec.ts';
+import { buildCreateSpec, createLinks, type ImageDefaults, type OldContainer } from '../../src/features/rollback/container-spec.ts';
 
 const OLD_ID = 'a4c489591c72f00dbabe0123456789abcdef0123456789abcdef0123456789ab';
 

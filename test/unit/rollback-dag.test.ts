@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { dependencyWaves, runInOrder } from '../../src/rollback/dag.ts';
+import { dependencyWaves, runInOrder } from '../../src/features/rollback/dag.ts';
 
 const deps = (o: Record<string, string[]>) => new Map(Object.entries(o).map(([k, v]) => [k, new Set(v)]));
 

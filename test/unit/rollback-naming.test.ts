@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { isTagName, rollbackArgs, tagTarget } from '../../src/contracts/rollback.ts';
-import { assertTagName, newTagName, repoComponent, rollbackRef, stamp, tagOfRef } from '../../src/rollback/naming.ts';
-import { OpsError } from '../../src/errors.ts';
+import { isTagName, rollbackArgs, tagTarget } from '../../src/shared/contracts/rollback.ts';
+import { assertTagName, newTagName, repoComponent, rollbackRef, stamp, tagOfRef } from '../../src/features/rollback/naming.ts';
+import { OpsError } from '../../src/shared/errors.ts';
 
 describe('rollback tag names', () => {
   it.each([

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { RollbackManifest } from '../../src/contracts/rollback.ts';
-import { computePlan, runtimeDependencies } from '../../src/rollback/plan.ts';
-import type { ServiceContainer, StackSnapshot } from '../../src/rollback/snapshot.ts';
-import { OpsError } from '../../src/errors.ts';
+import type { RollbackManifest } from '../../src/shared/contracts/rollback.ts';
+import { computePlan, runtimeDependencies } from '../../src/features/rollback/plan.ts';
+import type { ServiceContainer, StackSnapshot } from '../../src/features/rollback/snapshot.ts';
+import { OpsError } from '../../src/shared/errors.ts';
 
 const img = (c: string) => `sha256:${c.repeat(64)}`;
 const cid = (c: string) => c.repeat(64);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { tokenize } from '../../src/registry/tokenize.ts';
-import { OpsError } from '../../src/errors.ts';
+import { tokenize } from '../../src/shared/registry/tokenize.ts';
+import { OpsError } from '../../src/shared/errors.ts';
 
 describe('tokenize', () => {
   it('splits words, quoted words and both flag forms', () => {

@@ -1,4 +1,4 @@
-import type { Config } from '../../../config/schema.ts';
+import type { Config } from '../../../shared/config/schema.ts';
 import { openHost as openReach, type CommandHost } from './host.ts';
 import { inspect } from './wg-ops.ts';
 

@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { NodeSSH } from 'node-ssh';
-import type { Config } from '../../../config/schema.ts';
-import { OpsError } from '../../../errors.ts';
-import { hostKeyVerifier, pinnedHostKeys } from '../../../worker/docker-client.ts';
+import type { Config } from '../../../shared/config/schema.ts';
+import { OpsError } from '../../../shared/errors.ts';
+import { hostKeyVerifier, pinnedHostKeys } from '../../../host/docker-client.ts';
 
 export interface ExecResult {
   readonly code: number;

@@ -1,8 +1,8 @@
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { Config } from '../../../config/schema.ts';
-import type { Reply } from '../../../contracts/envelope.ts';
+import type { Config } from '../../../shared/config/schema.ts';
+import type { Reply } from '../../../shared/contracts/envelope.ts';
 import { recoverWireguardRotations } from './run.ts';
 
 export interface RecoveryDeps {

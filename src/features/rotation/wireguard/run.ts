@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { Config } from '../../../config/schema.ts';
-import type { WgTunnel } from '../../../config/wireguard-schema.ts';
-import type { WgRotationResult } from '../../../contracts/wireguard.ts';
-import { isOpsError, OpsError } from '../../../errors.ts';
+import type { Config } from '../../../shared/config/schema.ts';
+import type { WgTunnel } from '../../../shared/config/wireguard-schema.ts';
+import type { WgRotationResult } from '../../../shared/contracts/wireguard.ts';
+import { isOpsError, OpsError } from '../../../shared/errors.ts';
 
 export type { WgRotationResult };
 import { openHost as openReach, type CommandHost } from './host.ts';

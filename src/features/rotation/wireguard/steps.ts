@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
-import type { WgTunnel } from '../../../config/wireguard-schema.ts';
-import { OpsError } from '../../../errors.ts';
+import type { WgTunnel } from '../../../shared/config/wireguard-schema.ts';
+import { OpsError } from '../../../shared/errors.ts';
 import type { CommandHost } from './host.ts';
 import type { SideState, WgState } from './journal.ts';
 import type { TunnelProbe } from './probe.ts';

@@ -1,4 +1,4 @@
-import { OpsError } from '../../../errors.ts';
+import { OpsError } from '../../../shared/errors.ts';
 import type { CommandHost, ExecResult } from './host.ts';
 
 /**

@@ -1,0 +1,73 @@
+import type { Server } from 'node:http';
+import { Queue, type Worker } from 'bullmq';
+import type { App } from '@slack/bolt';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Config } from '../shared/config/schema.ts';
+import { AuditLog } from '../shared/audit/audit.ts';
+import { JOBS_QUEUE, connectRedis, keyPrefix, queuePrefix } from '../shared/queue/names.ts';
+import { loadRegistry, type Registry } from '../shared/registry/registry.ts';
+import { createSlackApp } from '../bot/create-app.ts';
+import { startReplyConsumer, type ReplySink } from '../bot/reply-consumer.ts';
+import { SlackSink } from '../bot/slack-sink.ts';
+import { ApprovalAwareSink, startApprovalSweeper } from '../bot/approval/sweeper.ts';
+
+export interface BotCore {
+  readonly redis: Redis;
+  readonly registry: Registry;
+  readonly jobs: Queue;
+  readonly audit: AuditLog;
+  close(): Promise<void>;
+}
+
+/** Redis, the command registry, the jobs queue and the audit log: what every front end needs. */
+export async function startBotCore(config: Config, log: Logger, registryOverride?: Registry): Promise<BotCore> {
+  const redis = connectRedis(config, log);
+  const registry = registryOverride ?? (await loadRegistry());
+  const jobs = new Queue(JOBS_QUEUE, { connection: redis, prefix: queuePrefix(config) });
+  const audit = new AuditLog(redis, log, `${keyPrefix(config)}:audit`, config.audit.streamMaxLen);
+  return {
+    redis, registry, jobs, audit,
+    async close() {
+      await jobs.close();
+      await redis.quit();
+    },
+  };
+}
+
+export function consumeReplies(config: Config, core: BotCore, sink: ReplySink, log: Logger): Worker {
+  return startReplyConsumer({ connection: core.redis, prefix: queuePrefix(config), sink, log });
+}
+
+export interface RunningBot {
+  readonly app: App;
+  /** Set in HTTP mode: the server Bolt listens on (its port may be 0 in tests). */
+  readonly server?: Server;
+  close(): Promise<void>;
+}
+
+/** `registry` replaces the commands/ folder (tests add commands of their own). */
+export async function startBot(config: Config, log: Logger, registry?: Registry): Promise<RunningBot> {
+  const core = await startBotCore(config, log, registry);
+  const { app, approvals } = createSlackApp({ config, registry: core.registry, jobs: core.jobs, audit: core.audit, log, redis: core.redis });
+  const slackSink = new SlackSink(app.client, core.redis, core.registry, keyPrefix(config), config.channels.alerts);
+  const replies = consumeReplies(config, core, new ApprovalAwareSink(slackSink, approvals), log);
+  const started: unknown = config.slack.mode === 'http' ? await app.start(config.slack.port) : await app.start();
+  const server = config.slack.mode === 'http' ? (started as Server) : undefined;
+  // Expiry, recovery of approved-but-unqueued requests and the group mirror; all state is in Redis.
+  const sweeper = startApprovalSweeper(approvals, log);
+  log.info({ mode: config.slack.mode, project: config.stack.project }, 'bot started');
+  let closed = false;
+  return {
+    app,
+    server,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await sweeper.stop();
+      await app.stop();
+      await replies.close();
+      await core.close();
+    },
+  };
+}

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import type { Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Config } from '../shared/config/schema.ts';
 import type { Actor, JobEnvelope, Origin } from '../shared/contracts/envelope.ts';
@@ -9,15 +8,18 @@ import { authorize, checkChannel, type GroupDirectory } from '../shared/auth/aut
 import { resolveCommand, type Registry } from '../shared/registry/registry.ts';
 import type { SlackMessage } from '../shared/registry/define-command.ts';
 import { plainText } from '../shared/render/blocks.ts';
+import type { TargetsView } from '../shared/targets-view.ts';
 import { needsApproval } from '../shared/approval/policy.ts';
 import type { ApprovalGateway } from './approval/service.ts';
+import type { JobsQueue } from './job-router.ts';
+import { isMultiTarget, resolveTarget } from '../shared/targets.ts';
 import { slackDate } from '../shared/approval/message.ts';
 
 export interface DispatchDeps {
   readonly config: Config;
   readonly registry: Registry;
   readonly groups: GroupDirectory;
-  readonly jobs: Queue;
+  readonly jobs: JobsQueue;
   readonly audit: AuditLog;
   readonly log: Logger;
   /** Two-person approval (Slack only); without it, commands needing approval are refused. */
@@ -40,6 +42,11 @@ export interface DispatchOutcome {
   readonly ok: boolean;
 }
 
+function targetsView(jobs: JobsQueue): TargetsView | undefined {
+  const overview = jobs.overview?.bind(jobs);
+  return overview ? { overview } : undefined;
+}
+
 export function newRequestId(): string {
   return randomBytes(9).toString('base64url');
 }
@@ -56,34 +63,41 @@ export async function dispatch(req: CommandRequest, deps: DispatchDeps): Promise
   let args: Record<string, unknown> = {};
   const via = req.origin.kind;
   try {
-    const { command, args: parsed } = resolveCommand(deps.registry, req.text);
+    const { command, args: parsed, target: requested } = resolveCommand(deps.registry, req.text);
     commandName = command.name;
     args = parsed;
     if (command.role !== 'everyone') checkChannel(req.origin.channel, deps.config);
     await authorize(req.actor, command.role, deps.config, deps.groups);
     if (command.kind === 'answer') {
-      const answerCtx = { actor: req.actor, origin: req.origin, registry: deps.registry, approvals: deps.approvals?.reader };
+      const answerCtx = { actor: req.actor, origin: req.origin, registry: deps.registry, approvals: deps.approvals?.reader, targets: targetsView(deps.jobs) };
       const message = await command.answer(parsed, answerCtx);
       const plain = await command.text(parsed, answerCtx);
       await deps.audit.record({ requestId, command: command.name, args, actor: req.actor, via, outcome: 'answered', durationMs: Date.now() - started });
       return { requestId, ephemeral: message, plain, enqueued: false, ok: true };
     }
+    if (requested === undefined && command.acrossTargets && deps.jobs.overview && isMultiTarget(deps.config)) {
+      const all = await deps.jobs.overview();
+      await deps.audit.record({ requestId, command: command.name, args, actor: req.actor, via, outcome: 'answered', durationMs: Date.now() - started });
+      return { requestId, ephemeral: command.acrossTargets.slack(all), plain: command.acrossTargets.text(all), enqueued: false, ok: true };
+    }
+    const resolved = resolveTarget(deps.config, requested, command.name);
+    const target = resolved.explicit ? resolved.name : undefined;
     if (needsApproval(command, parsed, deps.config)) {
       // Never enqueued from here: the job is enqueued only when the request becomes approved.
       if (!deps.approvals) {
         throw new OpsError('APPROVAL_REQUIRED', `\`${command.name}\` needs a second person’s approval, which is given in Slack: run \`/cdb ${command.name}\` there. Nothing was changed.`);
       }
-      const record = await deps.approvals.request(command, parsed, req.actor, req.origin);
+      const record = await deps.approvals.request(command, parsed, req.actor, req.origin, target);
       log.info({ cmd: command.name, approvalId: record.id }, 'approval requested');
       const text = `\`/cdb ${command.name}\` needs a second person’s approval. I posted the request in this channel (request \`${record.id}\`); it expires ${slackDate(record.expiresAt)}. You can cancel it there.`;
       return { requestId: record.id, ephemeral: { text: `:lock: ${text}` }, plain: plainText(text), enqueued: false, ok: true };
     }
-    const envelope: JobEnvelope = { requestId, command: command.name, args, actor: req.actor, origin: req.origin, requestedAt: started };
+    const envelope: JobEnvelope = { requestId, command: command.name, args, actor: req.actor, origin: req.origin, requestedAt: started, ...(target ? { target } : {}) };
     // The job id is the request id: a retried enqueue of the same request cannot run twice.
     await deps.jobs.add(command.job, envelope, { jobId: requestId, removeOnComplete: 1000, removeOnFail: 5000 });
     await deps.audit.record({ requestId, command: command.name, args, actor: req.actor, via, outcome: 'accepted' });
     log.info({ cmd: command.name }, 'job enqueued');
-    const text = `\`/cdb ${command.name}\` is on its way (request \`${requestId}\`). The result will be posted here.`;
+    const text = `\`/cdb ${command.name}\`${target ? ` on \`${target}\`` : ''} is on its way (request \`${requestId}\`). The result will be posted here.`;
     return { requestId, ephemeral: { text: `:hourglass_flowing_sand: ${text}` }, plain: plainText(text), enqueued: true, ok: true };
   } catch (err) {
     const user = toUserError(err, requestId);

@@ -1,21 +1,24 @@
 import type { Server } from 'node:http';
-import { Queue, type Worker } from 'bullmq';
+import type { Worker } from 'bullmq';
 import type { App } from '@slack/bolt';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../shared/config/schema.ts';
 import { AuditLog } from '../shared/audit/audit.ts';
-import { JOBS_QUEUE, connectRedis, keyPrefix, queuePrefix } from '../shared/queue/names.ts';
+import { connectRedis, keyPrefix, queuePrefix } from '../shared/queue/names.ts';
+import { JobRouter } from '../bot/job-router.ts';
 import { loadRegistry, type Registry } from '../shared/registry/registry.ts';
 import { createSlackApp } from '../bot/create-app.ts';
 import { startReplyConsumer, type ReplySink } from '../bot/reply-consumer.ts';
 import { SlackSink } from '../bot/slack-sink.ts';
 import { ApprovalAwareSink, startApprovalSweeper } from '../bot/approval/sweeper.ts';
+import { startTargetWatch } from '../bot/target-watch.ts';
+import { isMultiTarget } from '../shared/targets.ts';
 
 export interface BotCore {
   readonly redis: Redis;
   readonly registry: Registry;
-  readonly jobs: Queue;
+  readonly jobs: JobRouter;
   readonly audit: AuditLog;
   close(): Promise<void>;
 }
@@ -24,7 +27,8 @@ export interface BotCore {
 export async function startBotCore(config: Config, log: Logger, registryOverride?: Registry): Promise<BotCore> {
   const redis = connectRedis(config, log);
   const registry = registryOverride ?? (await loadRegistry());
-  const jobs = new Queue(JOBS_QUEUE, { connection: redis, prefix: queuePrefix(config) });
+  // One queue per target (just `jobs` for a single stack); refuses targets without a live worker.
+  const jobs = new JobRouter(config, redis);
   const audit = new AuditLog(redis, log, `${keyPrefix(config)}:audit`, config.audit.streamMaxLen);
   return {
     redis, registry, jobs, audit,
@@ -56,6 +60,9 @@ export async function startBot(config: Config, log: Logger, registry?: Registry)
   const server = config.slack.mode === 'http' ? (started as Server) : undefined;
   // Expiry, recovery of approved-but-unqueued requests and the group mirror; all state is in Redis.
   const sweeper = startApprovalSweeper(approvals, log);
+  const sink = new ApprovalAwareSink(slackSink, approvals);
+  // Targets whose workers disappear (or come back) are announced once in the alerts channel.
+  const watch = isMultiTarget(config) || config.targets?.length ? startTargetWatch({ redis: core.redis, prefix: keyPrefix(config), overview: () => core.jobs.overview(), notify: (n) => sink.deliver(n), log }) : undefined;
   log.info({ mode: config.slack.mode, project: config.stack.project }, 'bot started');
   let closed = false;
   return {
@@ -65,6 +72,7 @@ export async function startBot(config: Config, log: Logger, registry?: Registry)
       if (closed) return;
       closed = true;
       await sweeper.stop();
+      await watch?.close();
       await app.stop();
       await replies.close();
       await core.close();

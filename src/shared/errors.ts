@@ -21,6 +21,9 @@ export const ERROR_CODES = {
   NOT_FOUND: 'The requested service or object does not exist.',
   JOB_FAILED: 'The worker could not finish the job.',
   JOB_TIMEOUT: 'The job took longer than its time limit.',
+  TARGET_UNKNOWN: 'The `--on` target is not in the configuration.',
+  TARGET_AMBIGUOUS: 'Several targets are configured, there is no default, and the command named none.',
+  NO_WORKER: 'No worker for the target has sent a heartbeat recently, so the command was not queued.',
   INTERNAL: 'An unexpected error; details are in the logs under the request id.',
 } as const;
 

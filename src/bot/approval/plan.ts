@@ -1,4 +1,4 @@
-import type { Queue } from 'bullmq';
+import type { JobsQueue } from '../job-router.ts';
 import type { Actor, JobEnvelope } from '../../shared/contracts/envelope.ts';
 import { ERROR_CODES, OpsError, type ErrorCode } from '../../shared/errors.ts';
 import type { AnyCommand } from '../../shared/registry/define-command.ts';
@@ -25,13 +25,13 @@ function planFailure(reason: string | undefined, job: string): OpsError {
  * Runs a command's read-only plan job (origin `plan`: the worker hands the result back on the job
  * instead of posting it) and waits for it, so the request can say exactly what will change.
  */
-export async function runApprovalPlan(jobs: Queue, command: AnyCommand, args: Record<string, unknown>, actor: Actor, channel: string, waitMs = PLAN_WAIT_MS): Promise<Planned | undefined> {
+export async function runApprovalPlan(jobs: JobsQueue, command: AnyCommand, args: Record<string, unknown>, actor: Actor, channel: string, waitMs = PLAN_WAIT_MS, target?: string): Promise<Planned | undefined> {
   const plan = command.approvalPlan;
   if (!plan) return undefined;
   const planArgs = plan.args ? plan.args(args) : args;
   if (!planArgs) return undefined;
   const id = `plan-${newApprovalId()}`;
-  const envelope: JobEnvelope = { requestId: id, command: plan.job, args: planArgs, actor, origin: { kind: 'plan', channel }, requestedAt: Date.now() };
+  const envelope: JobEnvelope = { requestId: id, command: plan.job, args: planArgs, actor, origin: { kind: 'plan', channel }, requestedAt: Date.now(), ...(target ? { target } : {}) };
   await jobs.add(plan.job, envelope, { jobId: id, removeOnComplete: { age: 3600 }, removeOnFail: { age: 3600 } });
   const deadline = Date.now() + waitMs;
   while (Date.now() < deadline) {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { CHECK_IDS, type CheckId } from '../contracts/doctor.ts';
 import { wireguardSection } from './wireguard-schema.ts';
+import { targetName, targetsSection } from './targets-schema.ts';
 
 const slackUserId = z.string().regex(/^[UW][A-Z0-9]{2,}$/, 'a Slack user ID such as U012ABCDEF');
 const slackGroupId = z.string().regex(/^S[A-Z0-9]{2,}$/, 'a Slack user-group ID such as S012ABCDEF');
@@ -187,8 +188,15 @@ export const configSchema = z
       .default({ keep: 10, manifestDir: '/var/lib/cdb/rollback', healthTimeoutSeconds: 60 }),
     doctor: doctorSection,
     wireguard: wireguardSection,
+    /** Named stacks on one or more hosts (docs/targets.md); absent: `stack` is the one target. */
+    targets: targetsSection,
+    /** Where a command without `--on` goes when there are several targets (`/cdb status` shows them all). */
+    defaultTarget: targetName.optional(),
+    /** Seconds without a heartbeat after which a target's worker counts as gone. */
+    workerStaleSeconds: z.number().int().min(5).max(3600).default(30),
   })
-  .strict();
+  .strict()
+  .refine((c) => !c.defaultTarget || (c.targets ?? []).some((t) => t.name === c.defaultTarget), { message: 'defaultTarget must name one of targets', path: ['defaultTarget'] });
 
 export type FileConfig = z.infer<typeof configSchema>;
 
@@ -200,4 +208,9 @@ export interface Secrets {
   readonly redisPassword?: string;
 }
 
-export type Config = Readonly<FileConfig> & { readonly secrets: Secrets; readonly source: string };
+export type Config = Readonly<FileConfig> & {
+  readonly secrets: Secrets;
+  readonly source: string;
+  /** Set in a worker's per-target view (src/shared/targets.ts): the target its jobs are about. */
+  readonly target?: { readonly name: string; readonly queue: string };
+};

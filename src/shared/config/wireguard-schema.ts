@@ -9,10 +9,14 @@ export const wgInterfaceName = z.string().regex(/^[a-zA-Z0-9_=+.-]{1,15}$/, 'a n
 export const absolutePath = z.string().regex(/^\/[A-Za-z0-9._/-]{1,250}$/, 'an absolute path (letters, digits, . _ - /)').refine((p) => !p.split('/').includes('..'), 'a path without ..');
 const ipv4 = z.string().regex(/^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/, 'an IPv4 address such as 10.100.0.11');
 export const tunnelName = z.string().regex(/^[a-z][a-z0-9-]{0,39}$/, 'a tunnel name such as web-services');
-/** `ssh://user@host[:port]` (host key pinned through ssh.knownHostsFile) or `local` (the worker's own host). */
+/**
+ * `ssh://user@host[:port]` (host key pinned through ssh.knownHostsFile), `local` (the worker's own
+ * host), or the name of a target (reached the way its `docker` says: ssh:// over SSH, unix:// locally).
+ */
 export const hostReach = z.union([
   z.literal('local'),
-  z.string().regex(/^ssh:\/\/[a-z_][a-z0-9_-]*@[\w.-]+(:\d{1,5})?$/, 'ssh://user@host[:port] or local'),
+  z.string().regex(/^ssh:\/\/[a-z_][a-z0-9_-]*@[\w.-]+(:\d{1,5})?$/, 'ssh://user@host[:port], local or a target name'),
+  z.string().regex(/^[a-z][a-z0-9-]{0,23}$/, 'ssh://user@host[:port], local or a target name'),
 ]);
 
 export const wgEndpointSchema = z

@@ -127,8 +127,19 @@ export async function sshHost(reach: SshReach): Promise<CommandHost> {
   };
 }
 
-/** Opens `local` or `ssh://user@host[:port]` with the worker's SSH key and pinned known_hosts. */
-export async function openHost(reach: string, config: Pick<Config, 'ssh'>, timeoutMs = 10_000): Promise<CommandHost> {
+/** A target name stands for its host: ssh:// as given in its `docker`, unix:// is this worker's own. */
+export function resolveReach(reach: string, config: Pick<Config, 'targets'>): string {
+  if (reach === 'local' || reach.startsWith('ssh://')) return reach;
+  const t = config.targets?.find((x) => x.name === reach);
+  if (!t) throw new OpsError('CONFIG_INVALID', `A WireGuard endpoint names target \`${reach}\`, which is not in \`targets\`.`);
+  if (t.docker.startsWith('ssh://')) return t.docker;
+  if (t.docker.startsWith('unix://')) return 'local';
+  throw new OpsError('CONFIG_INVALID', `Target \`${reach}\` is reached over tcp://, which carries no shell: give the WireGuard endpoint an ssh:// address.`);
+}
+
+/** Opens `local`, `ssh://user@host[:port]` or a target's host, with the worker's SSH key and pinned known_hosts. */
+export async function openHost(given: string, config: Pick<Config, 'ssh' | 'targets'>, timeoutMs = 10_000): Promise<CommandHost> {
+  const reach = resolveReach(given, config);
   if (reach === 'local') return localHost();
   const url = new URL(reach);
   const { privateKeyFile, knownHostsFile } = config.ssh;

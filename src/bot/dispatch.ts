@@ -75,7 +75,9 @@ export async function dispatch(req: CommandRequest, deps: DispatchDeps): Promise
       await deps.audit.record({ requestId, command: command.name, args, actor: req.actor, via, outcome: 'answered', durationMs: Date.now() - started });
       return { requestId, ephemeral: message, plain, enqueued: false, ok: true };
     }
-    if (requested === undefined && command.acrossTargets && deps.jobs.overview && isMultiTarget(deps.config)) {
+    // Only the bare command (`/cdb status`): `/cdb status web` still asks which target `web` is on.
+    const bare = Object.values(parsed).every((v) => v === undefined);
+    if (requested === undefined && bare && command.acrossTargets && deps.jobs.overview && isMultiTarget(deps.config)) {
       const all = await deps.jobs.overview();
       await deps.audit.record({ requestId, command: command.name, args, actor: req.actor, via, outcome: 'answered', durationMs: Date.now() - started });
       return { requestId, ephemeral: command.acrossTargets.slack(all), plain: command.acrossTargets.text(all), enqueued: false, ok: true };

@@ -84,6 +84,8 @@ describe('many targets: a worker per target on its own queue', () => {
 
   it('refuses an unknown or missing target with the list of targets, enqueuing nothing', async () => {
     expect(await ack('restart api')).toMatch(/Which target\? This bot manages 2: `web`, `services`\. Add `--on <target>`/);
+    // With a service named, status is about one stack: which one must be said.
+    expect(await ack('status api')).toMatch(/Which target\?/);
     expect(await ack('restart api --on db')).toMatch(/no target `db`\. Targets: `web`, `services`/);
     expect(await ack('status --on')).toMatch(/--on needs a value/);
     const q = new Queue('jobs-web', { connection: h.redis, prefix: queuePrefix(h.config) });

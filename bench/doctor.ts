@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import Docker from 'dockerode';
 import { stringify } from 'yaml';
 import { buildConfig } from '../src/shared/config/load.ts';
-import { localFiles } from '../src/features/doctor/file-access.ts';
+import { localFiles } from '../src/host/host-files.ts';
 import { runDoctor } from '../src/features/doctor/run-doctor.ts';
 import { mapLimit } from '../src/shared/map-limit.ts';
 import { ensureTestImages } from '../test/support/images.ts';

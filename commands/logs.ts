@@ -3,6 +3,7 @@ import { defineCommand } from '../src/shared/registry/define-command.ts';
 import { serviceName } from '../src/shared/contracts/status.ts';
 import { LOGS_MAX_LIMIT, logFilterSchema, sinceSchema, type LogsResult } from '../src/shared/contracts/logs.ts';
 import { type Block, clip, context, esc, section } from '../src/shared/render/blocks.ts';
+import { DURATION } from '../src/shared/duration.ts';
 
 const INLINE_MAX_CHARS = 2600;
 const INLINE_MAX_LINES = 40;
@@ -15,7 +16,7 @@ const limit = z
 // Words after the service are the filter (quotes keep spaces exactly); the bot sends it joined.
 const filter = z.union([z.string(), z.array(z.string())]).transform((v) => (Array.isArray(v) ? v.join(' ') : v)).pipe(logFilterSchema);
 
-const VALUE_FORMS: Record<string, RegExp> = { since: /^[1-9]\d{0,5}[smhd]$/, limit: /^\d{1,6}$/ };
+const VALUE_FORMS: Record<string, RegExp> = { since: DURATION, limit: /^\d{1,6}$/ };
 
 /**
  * The tokenizer reads `--since 15m` as a bare `--since` plus a word `15m` (flags take values only as

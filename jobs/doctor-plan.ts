@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineJob } from '../src/worker/define-job.ts';
 import { checkSelection, expandSelection, type DoctorFixPlan } from '../src/shared/contracts/doctor.ts';
-import { fileAccessFor } from '../src/features/doctor/file-access.ts';
+import { hostFilesFor } from '../src/host/host-files.ts';
 import { destructivePlan } from '../src/features/doctor/fix-plan.ts';
 import { runDoctor } from '../src/features/doctor/run-doctor.ts';
 
@@ -11,7 +11,7 @@ export default defineJob({
   args: z.object({ checks: checkSelection.optional() }).strict(),
   timeoutMs: 120_000,
   async run(ctx, args): Promise<DoctorFixPlan> {
-    const files = fileAccessFor(ctx.config);
+    const files = hostFilesFor(ctx.config, 'inspect', ctx.config.doctor.timeoutSeconds * 1000);
     try {
       const checks = args.checks?.length ? expandSelection(args.checks) : undefined;
       const run = await runDoctor({ docker: ctx.docker, config: ctx.config, files, checks, signal: ctx.signal });

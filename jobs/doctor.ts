@@ -1,7 +1,7 @@
 import { defineJob } from '../src/worker/define-job.ts';
 import { doctorArgs, expandSelection, type DoctorResult } from '../src/shared/contracts/doctor.ts';
 import { OpsError } from '../src/shared/errors.ts';
-import { fileAccessFor } from '../src/features/doctor/file-access.ts';
+import { hostFilesFor } from '../src/host/host-files.ts';
 import { applyFixes, describePlan } from '../src/features/doctor/fix.ts';
 import { destructivePlan } from '../src/features/doctor/fix-plan.ts';
 import { assertMayFix } from '../src/features/doctor/may-fix.ts';
@@ -20,7 +20,7 @@ export default defineJob({
       throw new OpsError('APPROVAL_REQUIRED', '`doctor --fix=all` removes running containers and volumes, so it runs only after a second person approves it in Slack. Nothing was changed; `doctor --fix` does the safe fixes and lists the rest with their commands.');
     }
     if (args.fix) await assertMayFix(ctx.actor, ctx.config, ctx.groups);
-    const files = fileAccessFor(ctx.config);
+    const files = hostFilesFor(ctx.config, 'inspect', ctx.config.doctor.timeoutSeconds * 1000);
     const checks = args.checks?.length ? expandSelection(args.checks) : undefined;
     const timeoutMs = ctx.config.doctor.timeoutSeconds * 1000;
     try {
@@ -36,7 +36,7 @@ export default defineJob({
       if (destructive) {
         const now = destructivePlan(ctx.config.stack.project, first.fixes);
         if (now.fingerprint !== args.expectPlan) {
-          throw new OpsError('JOB_FAILED', `The orphans to remove changed since this was approved (plan ${args.expectPlan ?? 'none'}, now ${now.fingerprint}). Nothing was changed: request \`doctor --fix=all\` again to see the new list.`);
+          throw new OpsError('PLAN_CHANGED', `The orphans to remove changed since this was approved (plan ${args.expectPlan ?? 'none'}, now ${now.fingerprint}). Nothing was changed: request \`doctor --fix=all\` again to see the new list.`);
         }
       }
       ctx.progress(describePlan(first.fixes));

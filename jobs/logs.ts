@@ -4,7 +4,8 @@ import { OpsError } from '../src/shared/errors.ts';
 import { logsArgsSchema, type LogLine, type LogsArgs, type LogsResult } from '../src/shared/contracts/logs.ts';
 import { containerNameOf, dockerLogTail, serviceContainers } from '../src/features/alerts/docker-state.ts';
 import { LokiClient, LokiError } from '../src/features/alerts/loki-client.ts';
-import { containersSelector, durationMs, serviceSelector, withLineFilter } from '../src/features/alerts/logql.ts';
+import { containersSelector, serviceSelector, withLineFilter } from '../src/features/alerts/logql.ts';
+import { durationMs } from '../src/shared/duration.ts';
 import { redactLine } from '../src/features/alerts/redact.ts';
 
 /** What one result may carry through Redis and into Slack (a file upload beyond a few lines). */
@@ -68,7 +69,7 @@ export default defineJob({
         return { ...base, source: 'loki', query, ...finish(entries.map((e) => ({ ns: e.ns, container: label0(e), line: e.line })), args.limit) };
       } catch (err) {
         if (!(err instanceof LokiError)) throw err;
-        if (!names.length) throw new OpsError('JOB_FAILED', `Loki did not answer (${err.message}), and Docker has no container of \`${args.service}\` to read instead.`);
+        if (!names.length) throw new OpsError('LOGS_UNAVAILABLE', `Loki did not answer (${err.message}), and Docker has no container of \`${args.service}\` to read instead.`);
         ctx.log.warn({ err: err.message }, 'logs: Loki failed, falling back to Docker');
         note = `Loki did not answer (${err.message}); these lines come from Docker.`;
       }

@@ -52,7 +52,7 @@ export function createSlackApp(deps: BotDeps): SlackApp {
   // Every membership the bot learns is mirrored to Redis for the worker's role re-check.
   const groups = mirroringDirectory(slackGroupDirectory(app.client, log), redis, keyPrefix(config), (err) => log.warn({ err }, 'group mirror not written'));
   const store = new ApprovalStore(redis, keyPrefix(config));
-  const approvals = new ApprovalService({ config, registry: deps.registry, jobs: deps.jobs, audit: deps.audit, log, store, client: app.client, groups });
+  const approvals = new ApprovalService({ config, registry: deps.registry, jobs: deps.jobs, redis, audit: deps.audit, log, store, client: app.client, groups });
   registerAlertActions(app, { ...deps, groups, approvals });
 
   app.command(config.slack.command, async ({ command, ack, respond }) => {

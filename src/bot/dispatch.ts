@@ -8,10 +8,9 @@ import { authorize, checkChannel, type GroupDirectory } from '../shared/auth/aut
 import { resolveCommand, type Registry } from '../shared/registry/registry.ts';
 import type { SlackMessage } from '../shared/registry/define-command.ts';
 import { plainText } from '../shared/render/blocks.ts';
-import type { TargetsView } from '../shared/targets-view.ts';
 import { needsApproval } from '../shared/approval/policy.ts';
 import type { ApprovalGateway } from './approval/service.ts';
-import type { JobsQueue } from './job-router.ts';
+import { enqueue, targetsViewOf, type JobsQueue } from './job-router.ts';
 import { isMultiTarget, resolveTarget } from '../shared/targets.ts';
 import { slackDate } from '../shared/approval/message.ts';
 
@@ -42,11 +41,6 @@ export interface DispatchOutcome {
   readonly ok: boolean;
 }
 
-function targetsView(jobs: JobsQueue): TargetsView | undefined {
-  const overview = jobs.overview?.bind(jobs);
-  return overview ? { overview } : undefined;
-}
-
 export function newRequestId(): string {
   return randomBytes(9).toString('base64url');
 }
@@ -69,7 +63,7 @@ export async function dispatch(req: CommandRequest, deps: DispatchDeps): Promise
     if (command.role !== 'everyone') checkChannel(req.origin.channel, deps.config);
     await authorize(req.actor, command.role, deps.config, deps.groups);
     if (command.kind === 'answer') {
-      const answerCtx = { actor: req.actor, origin: req.origin, registry: deps.registry, approvals: deps.approvals?.reader, targets: targetsView(deps.jobs) };
+      const answerCtx = { actor: req.actor, origin: req.origin, registry: deps.registry, approvals: deps.approvals?.reader, targets: targetsViewOf(deps.jobs) };
       const message = await command.answer(parsed, answerCtx);
       const plain = await command.text(parsed, answerCtx);
       await deps.audit.record({ requestId, command: command.name, args, actor: req.actor, via, outcome: 'answered', durationMs: Date.now() - started });
@@ -77,8 +71,8 @@ export async function dispatch(req: CommandRequest, deps: DispatchDeps): Promise
     }
     // Only the bare command (`/cdb status`): `/cdb status web` still asks which target `web` is on.
     const bare = Object.values(parsed).every((v) => v === undefined);
-    if (requested === undefined && bare && command.acrossTargets && deps.jobs.overview && isMultiTarget(deps.config)) {
-      const all = await deps.jobs.overview();
+    if (requested === undefined && bare && command.acrossTargets && isMultiTarget(deps.config)) {
+      const all = (await targetsViewOf(deps.jobs)?.overview()) ?? [];
       await deps.audit.record({ requestId, command: command.name, args, actor: req.actor, via, outcome: 'answered', durationMs: Date.now() - started });
       return { requestId, ephemeral: command.acrossTargets.slack(all), plain: command.acrossTargets.text(all), enqueued: false, ok: true };
     }
@@ -96,7 +90,7 @@ export async function dispatch(req: CommandRequest, deps: DispatchDeps): Promise
     }
     const envelope: JobEnvelope = { requestId, command: command.name, args, actor: req.actor, origin: req.origin, requestedAt: started, ...(target ? { target } : {}) };
     // The job id is the request id: a retried enqueue of the same request cannot run twice.
-    await deps.jobs.add(command.job, envelope, { jobId: requestId, removeOnComplete: 1000, removeOnFail: 5000 });
+    await enqueue(deps.jobs, command.job, envelope, { jobId: requestId, removeOnComplete: 1000, removeOnFail: 5000 });
     await deps.audit.record({ requestId, command: command.name, args, actor: req.actor, via, outcome: 'accepted' });
     log.info({ cmd: command.name }, 'job enqueued');
     const text = `\`/cdb ${command.name}\`${target ? ` on \`${target}\`` : ''} is on its way (request \`${requestId}\`). The result will be posted here.`;

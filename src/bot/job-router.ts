@@ -1,22 +1,33 @@
-import { Queue, type Job, type JobsOptions, type JobState } from 'bullmq';
+import { Queue, type Job, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../shared/config/schema.ts';
 import type { JobEnvelope } from '../shared/contracts/envelope.ts';
 import { OpsError } from '../shared/errors.ts';
 import { HeartbeatReader } from '../shared/heartbeat.ts';
 import { keyPrefix, queuePrefix } from '../shared/queue/names.ts';
-import type { TargetStatus } from '../shared/targets-view.ts';
+import type { TargetStatus, TargetsView } from '../shared/targets-view.ts';
 import { ago } from '../shared/targets-view.ts';
 import { IMPLICIT_TARGET, jobsQueueName, listTargets, type TargetRef } from '../shared/targets.ts';
 
-/** What the bot needs of "the jobs queue"; a BullMQ Queue fits, and so does the router below. */
-export interface JobsQueue {
-  add(name: string, data: JobEnvelope, opts?: JobsOptions): Promise<unknown>;
-  getJob(id: string): Promise<Job | undefined>;
-  getJobState(id: string): Promise<JobState | 'unknown'>;
-  close(): Promise<void>;
-  /** Per target: workers, heartbeats, queue depth (the router has it; a bare Queue does not). */
-  overview?(): Promise<TargetStatus[]>;
+/**
+ * "The jobs queue" as the bot holds it: the router (one queue per target) in the real bot, a bare
+ * BullMQ Queue in tests that build the pieces by hand.
+ */
+export type JobsQueue = Queue | JobRouter;
+
+/** The queue a job for `target` goes to, after the router's liveness check. */
+export async function queueFor(jobs: JobsQueue, target: string | undefined, approved = false): Promise<Queue> {
+  if (!(jobs instanceof JobRouter)) return jobs;
+  if (!approved) await jobs.assertLive(target);
+  return jobs.queue(target);
+}
+
+export async function enqueue(jobs: JobsQueue, name: string, data: JobEnvelope, opts?: JobsOptions): Promise<Job> {
+  return (await queueFor(jobs, data.target, data.approval !== undefined)).add(name, data, opts);
+}
+
+export function targetsViewOf(jobs: JobsQueue): TargetsView | undefined {
+  return jobs instanceof JobRouter ? { overview: () => jobs.overview() } : undefined;
 }
 
 export interface QueueStats {
@@ -31,7 +42,7 @@ export interface QueueStats {
  * its envelope's target, and only while a worker of that target is alive: otherwise it is refused
  * at once instead of waiting in a queue nobody reads.
  */
-export class JobRouter implements JobsQueue {
+export class JobRouter {
   readonly targets: readonly TargetRef[];
   readonly heartbeats: HeartbeatReader;
   private readonly queues = new Map<string, Queue>();
@@ -61,23 +72,17 @@ export class JobRouter implements JobsQueue {
       : `No worker for target \`${t.name}\` has been seen for ${ago(now - seen)}, so the command was not queued. Check the worker on that host (\`/cdb targets\`).`);
   }
 
-  async add(name: string, data: JobEnvelope, opts?: JobsOptions): Promise<unknown> {
-    // An approved job is queued even so: its request goes stale if no worker starts it in time.
-    if (!data.approval) await this.assertLive(data.target);
-    return this.queue(data.target).add(name, data, opts);
-  }
-
-  private async find(id: string): Promise<Queue | undefined> {
-    for (const q of this.queues.values()) if (await q.getJob(id)) return q;
-    return undefined;
+  /** An approved job is queued even without a live worker: its request goes stale if none starts it in time. */
+  async add(name: string, data: JobEnvelope, opts?: JobsOptions): Promise<Job> {
+    return enqueue(this, name, data, opts);
   }
 
   async getJob(id: string): Promise<Job | undefined> {
-    return (await this.find(id))?.getJob(id);
-  }
-
-  async getJobState(id: string): Promise<JobState | 'unknown'> {
-    return (await (await this.find(id))?.getJobState(id)) ?? 'unknown';
+    for (const q of this.queues.values()) {
+      const job = await q.getJob(id);
+      if (job) return job;
+    }
+    return undefined;
   }
 
   async stats(target: string): Promise<QueueStats> {

@@ -11,7 +11,7 @@ export async function withStackLock<T>(redis: Redis, key: string, owner: string,
   const got = await redis.set(key, owner, 'PX', ttlMs, 'NX');
   if (got !== 'OK') {
     const holder = await redis.get(key);
-    throw new OpsError('JOB_FAILED', `Another tag or rollback is running on this stack (request \`${holder ?? '?'}\`). Try ${what} again when it has finished.`);
+    throw new OpsError('STACK_BUSY', `Another tag or rollback is running on this stack (request \`${holder ?? '?'}\`). Try ${what} again when it has finished.`);
   }
   try {
     return await fn();

@@ -21,7 +21,7 @@ export interface GateDeps {
   /** The worker's own config: its role lists decide, not the bot's. */
   readonly config: Config;
   readonly registry: () => Promise<Registry>;
-  /** User-group membership as mirrored by the bot (src/approval/group-mirror.ts). */
+  /** User-group membership as mirrored by the bot (src/shared/approval/group-mirror.ts). */
   readonly groups: GroupDirectory;
   readonly audit: AuditLog;
 }

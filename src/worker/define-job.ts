@@ -46,3 +46,8 @@ export function defineJob<S extends z.ZodType, R>(def: JobDef<S, R>): JobDef<S, 
   if (!/^[a-z][a-z0-9-]{0,30}$/.test(def.name)) throw new Error(`job name ${JSON.stringify(def.name)} is not kebab-case`);
   return Object.freeze(def);
 }
+
+/** The job's own time limit, else the worker's default. */
+export function jobTimeLimitMs(def: AnyJob, config: Pick<Config, 'worker'>): number {
+  return def.timeoutMs ?? config.worker.jobTimeoutSeconds * 1000;
+}

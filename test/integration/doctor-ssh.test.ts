@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import job from '../../jobs/doctor.ts';
 import { buildConfig } from '../../src/shared/config/load.ts';
 import type { Config } from '../../src/shared/config/schema.ts';
-import { readCompose } from '../../src/features/doctor/compose-files.ts';
-import { fileAccessFor, sshFiles } from '../../src/features/doctor/file-access.ts';
+import { readCompose } from '../../src/host/compose/read.ts';
+import { hostFilesFor, sshFiles } from '../../src/host/host-files.ts';
 import { createLogger } from '../../src/shared/log.ts';
 import { createDocker } from '../../src/host/docker-client.ts';
 import { randomSuffix, startComposeStack, type ComposeStack } from '../support/compose-stack.ts';
@@ -48,7 +48,7 @@ describe('doctor on a Docker host reached over SSH', () => {
   });
 
   it('stats files over SFTP: regular file with its mode, directory, missing', async () => {
-    const files = fileAccessFor(config);
+    const files = hostFilesFor(config, 'inspect');
     try {
       expect(files.where).toBe(`ssh://root@127.0.0.1:${sshd.port}`);
       expect(await files.stat(join(dir, 'db_password'))).toEqual({ kind: 'file', mode: 0o600, size: 2 });

@@ -269,7 +269,7 @@ describe('doctor on a real stack: a bad container fails each check, a hardened o
     const plan = await planJob.run(ctxFor(config, docker), {});
     expect(plan.destructive.map((d) => d.target)).toEqual(expect.arrayContaining([`${p}_straylate_1`, orphanVolume]));
     // A plan that no longer matches the stack (approved before something changed) removes nothing.
-    await expect(job.run(approved, { fix: 'all', expectPlan: '0000000000000000' })).rejects.toMatchObject({ code: 'JOB_FAILED' });
+    await expect(job.run(approved, { fix: 'all', expectPlan: '0000000000000000' })).rejects.toMatchObject({ code: 'PLAN_CHANGED' });
     expect((await late.inspect()).State.Running).toBe(true);
     const fixed = await job.run(approved, { fix: 'all', expectPlan: plan.fingerprint });
     expect(fixed.fixes).toEqual(expect.arrayContaining([

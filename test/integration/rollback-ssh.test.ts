@@ -7,7 +7,9 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { startSshd, type SshdHandle } from '../support/sshd.ts';
 import { buildConfig } from '../../src/shared/config/load.ts';
-import { overlayPathFor, sshStackFiles, stackFilesFor } from '../../src/features/rollback/stack-files.ts';
+import { hostFilesFor, sshFiles } from '../../src/host/host-files.ts';
+import { pinnedHostKeys } from '../../src/host/docker-client.ts';
+import { overlayPathFor } from '../../src/features/rollback/compose-files.ts';
 import { clearPins, pinServices, readPins } from '../../src/features/rollback/overlay.ts';
 import { OpsError } from '../../src/shared/errors.ts';
 
@@ -38,10 +40,10 @@ describe('rollback overlay over SSH', () => {
 
   it('pins, reads and clears the overlay on the stack host', async () => {
     const cfg = config();
-    const files = stackFilesFor(cfg);
+    const files = hostFilesFor(cfg, 'change');
     const env = { files, overlayPath: overlayPathFor(cfg), config: cfg, actor: { userId: 'U0TESTER', teamId: 'T0TEST' }, requestId: 'req-ssh-1' };
     try {
-      expect(files.where).toBe('root@127.0.0.1');
+      expect(files.where).toBe(`ssh://root@127.0.0.1:${sshd?.port}`);
       expect(await readPins(env)).toEqual({});
       const path = await pinServices(env, { web: 'cdb-rollback/cdbtssh/web:rollback-20251224-153000' });
       expect(path).toBe(join(dir, 'rollback.yml'));
@@ -59,13 +61,13 @@ describe('rollback overlay over SSH', () => {
 
   it('refuses a stack host whose key is not pinned, and paths a shell could misread', async () => {
     if (!sshd) throw new Error('sshd did not start');
-    const stranger = sshStackFiles({ host: '127.0.0.1', port: sshd.port, username: 'root', privateKey: sshd.privateKey, knownHosts: `[127.0.0.1]:${sshd.port} ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOv3hcHvkYpJyZpQ5n5t3T0jYbM0ZkzZ2XyS3cM5ZlqO\n` });
+    const stranger = sshFiles({ host: '127.0.0.1', port: sshd.port, username: 'root', privateKey: sshd.privateKey, pinnedKeys: pinnedHostKeys(`[127.0.0.1]:${sshd.port} ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOv3hcHvkYpJyZpQ5n5t3T0jYbM0ZkzZ2XyS3cM5ZlqO\n`, '127.0.0.1', sshd.port) });
     try {
       await expect(stranger.read(join(dir, 'docker-compose.yml'))).rejects.toThrow();
     } finally {
       await stranger.close();
     }
-    const files = stackFilesFor(config());
+    const files = hostFilesFor(config(), 'change');
     try {
       await expect(files.write("/tmp/x'; rm -rf /tmp/y", 'x')).rejects.toThrow(OpsError);
       await expect(files.read('relative/path.yml')).rejects.toThrow(OpsError);

@@ -3,7 +3,7 @@
 //   const snap = snapshot({ containers: [container({ user: '' })] });
 //   expect(runAsRoot.run(snap)).toHaveLength(1);
 import { buildConfig } from '../../src/shared/config/load.ts';
-import type { ComposeModel, ComposeService } from '../../src/features/doctor/compose-model.ts';
+import type { ComposeModel, ComposeService } from '../../src/host/compose/model.ts';
 import type { ContainerView, DoctorConfig, Snapshot } from '../../src/features/doctor/types.ts';
 
 export function doctorConfig(doctor: Record<string, unknown> = {}): DoctorConfig {

@@ -2,11 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { interpolate, listToMap, mergeCompose, parseDotEnv } from '../../src/features/doctor/compose-merge.ts';
-import { bindingsCollide, formatBinding, onAllInterfaces, parsePortSpec } from '../../src/features/doctor/compose-ports.ts';
-import { buildComposeModel } from '../../src/features/doctor/compose-model.ts';
-import { composeFilesFromLabels, readCompose } from '../../src/features/doctor/compose-files.ts';
-import { fileAccessFor, localFiles } from '../../src/features/doctor/file-access.ts';
+import { listToMap, mergeCompose } from '../../src/host/compose/merge.ts';
+import { interpolate } from '../../src/host/compose/interpolate.ts';
+import { bindingsCollide, formatBinding, onAllInterfaces, parsePortSpec } from '../../src/host/compose/ports.ts';
+import { buildComposeModel } from '../../src/host/compose/model.ts';
+import { composeFilesFromLabels, readCompose, readComposeFiles } from '../../src/host/compose/read.ts';
+import { hostFilesFor, localFiles } from '../../src/host/host-files.ts';
 import { doctorConfig } from '../support/doctor-fixtures.ts';
 
 describe('compose overlays', () => {
@@ -29,8 +30,16 @@ describe('compose overlays', () => {
     expect(interpolate('${TAG:+set}${MISSING:+set}|$TAG|$$HOME|${MISSING:?boom}', env)).toBe('set|16|$HOME|');
   });
 
-  it('reads .env files', () => {
-    expect(parseDotEnv('# c\nA=1\nexport B="two words"\nC=x # note\nbad line\n')).toEqual({ A: '1', B: 'two words', C: 'x' });
+  it('reads .env files with dotenv: quotes go, comments after a quoted value go, bad lines are skipped', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cdb-dotenv-'));
+    try {
+      await writeFile(join(dir, '.env'), '# c\nA=1\nexport B="two words"\nC=x # note\nD="a" # c\nE=\'$$literal\'\nbad line\n');
+      await writeFile(join(dir, 'c.yml'), 'x: "${A}|${B}|${C}|${D}|${E}|${F:-def}|$$HOME"\n');
+      const read = await readComposeFiles(localFiles(), [join(dir, 'c.yml')]);
+      expect(read.sources[0]?.doc).toEqual({ x: '1|two words|x|a|$$literal|def|$HOME' });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 
@@ -84,7 +93,7 @@ describe('reading compose files', () => {
   let dir: string;
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'cdb-doctor-compose-'));
-    await writeFile(join(dir, '.env'), 'PG_TAG=16\n');
+    await writeFile(join(dir, '.env'), 'PG_TAG="16" # the major version\n');
     await writeFile(join(dir, 'base.yml'), 'x-logging: &log\n  driver: json-file\nservices:\n  db:\n    image: postgres:${PG_TAG}\n    logging: *log\nsecrets:\n  pg:\n    file: ./pg\n');
     await writeFile(join(dir, 'dev.yml'), 'services:\n  db:\n    ports: ["127.0.0.1:5432:5432"]\n  adminer:\n    image: adminer\n');
     await writeFile(join(dir, 'broken.yml'), 'services: [\n');
@@ -103,7 +112,7 @@ describe('reading compose files', () => {
 
   it('says what is wrong with missing, unreadable or invalid files, or none configured', async () => {
     expect((await readCompose(localFiles(), [], 'cdb')).problem).toMatch(/no compose files: set stack.composeFiles/);
-    expect((await readCompose(localFiles(), [join(dir, 'nope.yml')], 'cdb')).problem).toMatch(/cannot read compose file .*nope.yml \(ENOENT\)/);
+    expect((await readCompose(localFiles(), [join(dir, 'nope.yml')], 'cdb')).problem).toMatch(/cannot read compose file .*nope.yml \(not found\)/);
     expect((await readCompose(localFiles(), [join(dir, 'broken.yml')], 'cdb')).problem).toMatch(/is not valid YAML/);
   });
 });
@@ -130,11 +139,11 @@ describe('file access', () => {
 
   it('picks local files for unix:// and loopback tcp://, and says why remote tcp:// files are out of reach', async () => {
     const base = { ssh: {}, doctor: doctorConfig() };
-    expect(fileAccessFor({ ...base, stack: { project: 'p', docker: 'unix:///var/run/docker.sock', composeFiles: [] } }).where).toBe('local');
-    expect(fileAccessFor({ ...base, stack: { project: 'p', docker: 'tcp://127.0.0.1:2375', composeFiles: [] } }).where).toBe('local');
-    const remote = fileAccessFor({ ...base, stack: { project: 'p', docker: 'tcp://10.1.2.3:2375', composeFiles: [] } });
+    expect(hostFilesFor({ ...base, stack: { project: 'p', docker: 'unix:///var/run/docker.sock', composeFiles: [] } }, 'inspect').where).toBe('local');
+    expect(hostFilesFor({ ...base, stack: { project: 'p', docker: 'tcp://127.0.0.1:2375', composeFiles: [] } }, 'inspect').where).toBe('local');
+    const remote = hostFilesFor({ ...base, stack: { project: 'p', docker: 'tcp://10.1.2.3:2375', composeFiles: [] } }, 'inspect');
     expect(await remote.stat('/x')).toMatchObject({ kind: 'unknown', error: expect.stringContaining('use stack.docker: ssh://') });
-    const sshNoKeys = fileAccessFor({ ...base, stack: { project: 'p', docker: 'ssh://deploy@10.1.2.3', composeFiles: [] } });
+    const sshNoKeys = hostFilesFor({ ...base, stack: { project: 'p', docker: 'ssh://deploy@10.1.2.3', composeFiles: [] } }, 'inspect');
     expect(await sshNoKeys.stat('/x')).toMatchObject({ kind: 'unknown', error: expect.stringContaining('ssh.privateKeyFile') });
   });
 });

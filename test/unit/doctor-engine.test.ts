@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import Docker from 'dockerode';
 import { buildConfig } from '../../src/shared/config/load.ts';
 import { doctorExitCode } from '../../src/shared/contracts/doctor.ts';
-import { localFiles } from '../../src/features/doctor/file-access.ts';
+import { localFiles } from '../../src/host/host-files.ts';
 import { runDoctor } from '../../src/features/doctor/run-doctor.ts';
 
 // A stand-in Docker Engine API on a unix socket: answers, refuses, 404s or never answers, per route.

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { containersSelector, durationMs, errorCountQuery, logqlString, regexLiteral, serviceSelector, stackSelector, withLineFilter } from '../../src/features/alerts/logql.ts';
+import { durationMs } from '../../src/shared/duration.ts';
+import { containersSelector, errorCountQuery, logqlString, regexLiteral, serviceSelector, stackSelector, withLineFilter } from '../../src/features/alerts/logql.ts';
 import { parseLogQL, type LogQLExpr } from '../support/loki-standin.ts';
 
 const HOSTILE = [

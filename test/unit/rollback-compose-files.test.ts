@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { composeFacts, dependenciesOf, parseOverlay, renderOverlay } from '../../src/features/rollback/compose-files.ts';
-import { overlayPathFor } from '../../src/features/rollback/stack-files.ts';
+import { composeFacts, dependenciesOf, overlayPathFor, parseOverlay, renderOverlay } from '../../src/features/rollback/compose-files.ts';
 
 describe('compose facts', () => {
   it('collects every kind of dependency', () => {
@@ -17,9 +16,9 @@ describe('compose facts', () => {
 
   it('merges files in order and takes the version of the first', () => {
     const facts = composeFacts([
-      { path: '/s/base.yml', text: "version: '2.4'\nservices:\n  web:\n    image: x\n    depends_on: [db]\n  db:\n    image: y\n" },
-      { path: '/s/prod.yml', text: 'services:\n  web:\n    links: [cache]\n' },
-      { path: '/s/missing.yml', text: undefined },
+      { path: '/s/base.yml', doc: parse("version: '2.4'\nservices:\n  web:\n    image: x\n    depends_on: [db]\n  db:\n    image: y\n") },
+      { path: '/s/prod.yml', doc: parse('services:\n  web:\n    links: [cache]\n') },
+      { path: '/s/missing.yml', problem: { kind: 'missing', detail: 'not found' } },
     ]);
     expect(facts.version).toBe('2.4');
     expect([...(facts.dependsOn.get('web') ?? [])].sort()).toEqual(['cache', 'db']);

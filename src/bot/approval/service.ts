@@ -1,4 +1,5 @@
-import type { JobsQueue } from '../job-router.ts';
+import { enqueue, type JobsQueue } from '../job-router.ts';
+import type { Redis } from 'ioredis';
 import type { WebClient } from '@slack/web-api';
 import type { Logger } from 'pino';
 import type { Config } from '../../shared/config/schema.ts';
@@ -19,6 +20,8 @@ export interface ApprovalServiceDeps {
   readonly config: Config;
   readonly registry: Registry;
   readonly jobs: JobsQueue;
+  /** The bot's Redis connection (plans read the queue's event stream position with it). */
+  readonly redis: Redis;
   readonly audit: AuditLog;
   readonly log: Logger;
   readonly store: ApprovalStore;
@@ -94,7 +97,7 @@ export class ApprovalService implements ApprovalGateway {
     if (refusal) throw new OpsError('UNKNOWN_ACTOR', `You cannot request \`${command.name}\`: ${refusal}.`);
 
     const { store } = this.deps;
-    const planned = await runApprovalPlan(this.deps.jobs, command, args, actor, channel, undefined, target);
+    const planned = await runApprovalPlan(this.deps.jobs, this.deps.redis, command, args, actor, channel, undefined, target);
     const approvedArgs = planned ? pinned(command, args, planned.pin) : args;
     const { required, expiryMs } = approvalSettings(command.name, this.deps.config);
     const id = newApprovalId();
@@ -165,7 +168,7 @@ export class ApprovalService implements ApprovalGateway {
       approval: { id: r.id, approvers: r.approvals.map((a) => ({ userId: a.userId, teamId: a.teamId })) },
       ...(r.target ? { target: r.target } : {}),
     };
-    await this.deps.jobs.add(r.job, envelope, { jobId: r.id, removeOnComplete: 1000, removeOnFail: 5000 });
+    await enqueue(this.deps.jobs, r.job, envelope, { jobId: r.id, removeOnComplete: 1000, removeOnFail: 5000 });
     this.deps.log.info({ approvalId: r.id, cmd: r.command }, 'approved job enqueued');
   }
 

@@ -3,7 +3,8 @@ import type { Logger } from 'pino';
 import type { AlertsConfig } from '../../shared/config/schema.ts';
 import { dockerLogTail } from './docker-state.ts';
 import type { LokiClient } from './loki-client.ts';
-import { containersSelector, durationMs, withRegexFilter } from './logql.ts';
+import { containersSelector, withRegexFilter } from './logql.ts';
+import { durationMs } from '../../shared/duration.ts';
 import { dedupeLines, redactLine, type DedupedLine } from './redact.ts';
 import type { DockerObservation } from './symptoms.ts';
 

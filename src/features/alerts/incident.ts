@@ -1,7 +1,7 @@
 /**
  * The per-container incident state machine, as pure functions: ok → pending (group wait) → firing
  * → (K healthy scheduled checks) → ok, with Alertmanager-like noise control. The caller persists
- * the state (src/alerts/store.ts) and turns the events into Slack notices (src/alerts/render.ts).
+ * the state (src/features/alerts/store.ts) and turns the events into Slack notices (src/features/alerts/render.ts).
  */
 import { type Baseline, type Observation, type Symptom, type SymptomKind, type SymptomSettings, SYMPTOM_ORDER, evaluate, kindLabel } from './symptoms.ts';
 

@@ -28,14 +28,6 @@ export function regexLiteral(value: string): string {
   return value.replace(/[\\^$.|?*+()[\]{}]/g, '\\$&');
 }
 
-/** Loki durations as the config and `--since` accept them: 30s, 15m, 2h, 7d. */
-export function durationMs(text: string): number {
-  const m = /^(\d{1,6})([smhd])$/.exec(text);
-  if (!m) throw new Error(`not a duration: ${text}`);
-  const unit = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 's' | 'm' | 'h' | 'd'];
-  return Number(m[1]) * unit;
-}
-
 export interface SelectorSettings {
   readonly project: string;
   readonly containerLabel: string;

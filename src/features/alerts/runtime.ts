@@ -27,7 +27,7 @@ export function registerAlertRuntime(config: Pick<Config, 'redis'>, runtime: Ale
 
 export function alertRuntimeFor(config: Pick<Config, 'redis'>): AlertRuntime {
   const found = runtimes.get(keyPrefix(config))?.[0];
-  if (!found) throw new OpsError('JOB_FAILED', 'The alert watcher is not running in this worker process (startAlertWatcher was not called).');
+  if (!found) throw new OpsError('ALERTS_NOT_RUNNING', 'The alert watcher is not running in this worker process (startAlertWatcher was not called).');
   return found;
 }
 

@@ -4,10 +4,10 @@ import { RUN_CHECK, type Finding, type Severity } from '../../shared/contracts/d
 import { statusFor } from '../../shared/contracts/doctor.ts';
 import { OpsError } from '../../shared/errors.ts';
 import { mapLimit } from '../../shared/map-limit.ts';
-import { composeFilesFromLabels, readCompose } from './compose-files.ts';
-import type { ComposeModel } from './compose-model.ts';
+import { composeFilesFromLabels, readCompose } from '../../host/compose/read.ts';
+import type { ComposeModel } from '../../host/compose/model.ts';
 import { EngineTimeout, engineCall, isNotFound, unavailable } from './engine.ts';
-import type { FileAccess } from './file-access.ts';
+import type { HostFiles } from '../../host/host-files.ts';
 import { secretRefs } from './secrets.ts';
 import type { ContainerView, DoctorConfig, FileFacts, Need, NetworkView, OtherContainer, Snapshot, VolumeView } from './types.ts';
 import { containerView, networkView, otherContainer, volumeView } from './views.ts';
@@ -18,7 +18,7 @@ export interface CollectInput {
   readonly doctor: DoctorConfig;
   /** `stack.composeFiles`; empty means "what compose recorded on the containers". */
   readonly composeFiles: readonly string[];
-  readonly files: FileAccess;
+  readonly files: HostFiles;
   readonly needs: ReadonlySet<Need>;
   readonly signal?: AbortSignal;
   readonly previousRestarts?: Readonly<Record<string, number>>;

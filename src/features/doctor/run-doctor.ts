@@ -4,14 +4,14 @@ import type { CheckId, DoctorResult } from '../../shared/contracts/doctor.ts';
 import { OpsError } from '../../shared/errors.ts';
 import { checksFor } from './checks/index.ts';
 import { collectSnapshot, runNote } from './collect.ts';
-import type { FileAccess } from './file-access.ts';
+import type { HostFiles } from '../../host/host-files.ts';
 import { runChecks, type PlannedFix } from './run-checks.ts';
 import type { Need, Snapshot } from './types.ts';
 
 export interface DoctorOptions {
   readonly docker: Docker;
   readonly config: Pick<Config, 'stack' | 'doctor'>;
-  readonly files: FileAccess;
+  readonly files: HostFiles;
   readonly checks?: readonly CheckId[];
   readonly signal?: AbortSignal;
   readonly previousRestarts?: Readonly<Record<string, number>>;

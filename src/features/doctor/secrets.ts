@@ -1,4 +1,4 @@
-import type { ComposeModel } from './compose-model.ts';
+import type { ComposeModel } from '../../host/compose/model.ts';
 import type { ContainerView } from './types.ts';
 
 export const SECRETS_DIR = '/run/secrets/';

@@ -1,7 +1,8 @@
 import type { Config } from '../../shared/config/schema.ts';
 import type { CheckId, Finding, RunbookId, Severity, TargetKind } from '../../shared/contracts/doctor.ts';
-import type { ComposeModel } from './compose-model.ts';
-import type { PublishedPort } from './compose-ports.ts';
+import type { ComposeModel } from '../../host/compose/model.ts';
+import type { PublishedPort } from '../../host/compose/ports.ts';
+import type { FileFacts } from '../../host/host-files.ts';
 
 /**
  * What the checks look at: the Engine API's answers narrowed to the fields the rules need, gathered
@@ -88,15 +89,6 @@ export interface OtherContainer {
   readonly ports: readonly PublishedPort[];
 }
 
-export interface FileFacts {
-  readonly kind: 'file' | 'directory' | 'missing' | 'other' | 'unknown';
-  /** Permission bits, e.g. 0o600. */
-  readonly mode?: number;
-  readonly size?: number;
-  /** Why the file could not be looked at (kind `unknown`). */
-  readonly error?: string;
-}
-
 export interface Snapshot {
   readonly project: string;
   readonly doctor: DoctorConfig;
@@ -143,4 +135,4 @@ export interface Check {
   passDetail?(snap: Snapshot): string;
 }
 
-export type { Finding, PublishedPort };
+export type { FileFacts, Finding, PublishedPort };

@@ -1,5 +1,8 @@
+import { dirname, isAbsolute, join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import type { StackFiles } from './stack-files.ts';
+import type { Config } from '../../shared/config/schema.ts';
+import type { HostFiles } from '../../host/host-files.ts';
+import { readComposeFiles, type ComposeSource } from '../../host/compose/read.ts';
 
 export interface ComposeFacts {
   /** The `version:` of the first file; docker-compose 1.x refuses an overlay whose version differs. */
@@ -38,22 +41,16 @@ export function dependenciesOf(def: Record<string, unknown>): string[] {
 }
 
 /** Merges what the stack's compose files say, in order, the way `-f a -f b` does for these keys. */
-export function composeFacts(texts: ReadonlyArray<{ path: string; text: string | undefined }>): ComposeFacts {
+export function composeFacts(sources: readonly ComposeSource[]): ComposeFacts {
   const dependsOn = new Map<string, Set<string>>();
   const problems: string[] = [];
   let version: string | undefined;
-  texts.forEach(({ path, text }, i) => {
-    if (text === undefined) {
-      problems.push(`${path}: not found`);
+  sources.forEach((source, i) => {
+    if (source.problem) {
+      problems.push(`${source.path}: ${source.problem.detail}`);
       return;
     }
-    let doc: unknown;
-    try {
-      doc = parse(text);
-    } catch (err) {
-      problems.push(`${path}: ${(err as Error).message.split('\n')[0] ?? 'invalid YAML'}`);
-      return;
-    }
+    const doc = source.doc;
     if (!isRecord(doc)) return;
     if (i === 0 && (typeof doc.version === 'string' || typeof doc.version === 'number')) version = String(doc.version);
     if (!isRecord(doc.services)) return;
@@ -67,17 +64,8 @@ export function composeFacts(texts: ReadonlyArray<{ path: string; text: string |
   return { version, dependsOn, problems };
 }
 
-export async function readComposeFacts(files: StackFiles, paths: readonly string[]): Promise<ComposeFacts> {
-  const texts = await Promise.all(
-    paths.map(async (path) => {
-      try {
-        return { path, text: await files.read(path) };
-      } catch (err) {
-        return { path, text: undefined, error: (err as Error).message };
-      }
-    }),
-  );
-  return composeFacts(texts);
+export async function readComposeFacts(files: HostFiles, paths: readonly string[]): Promise<ComposeFacts> {
+  return composeFacts((await readComposeFiles(files, paths)).sources);
 }
 
 export interface OverlayMeta {
@@ -135,4 +123,13 @@ export function parseOverlay(text: string): Overlay {
     }
   }
   return { pins, meta };
+}
+
+/** Where the overlay lives: `rollback.overlayPath`, else rollback.yml next to the first compose file. */
+export function overlayPathFor(config: Pick<Config, 'stack' | 'rollback'>): string | undefined {
+  const first = config.stack.composeFiles[0];
+  const configured = config.rollback.overlayPath;
+  if (configured && isAbsolute(configured)) return configured;
+  if (!first) return undefined;
+  return join(dirname(first), configured ?? 'rollback.yml');
 }

@@ -27,7 +27,7 @@ export async function runRollback(env: RollbackEnv, args: RollbackArgs): Promise
     const built = await buildPlan(env, requested, args.services);
     const { plan } = built;
     if (args.expectPlan && args.expectPlan !== plan.fingerprint) {
-      throw new OpsError('JOB_FAILED', `The stack changed since this rollback was approved (plan ${args.expectPlan}, now ${plan.fingerprint}). Nothing was changed: request the rollback again to see the new plan.`);
+      throw new OpsError('PLAN_CHANGED', `The stack changed since this rollback was approved (plan ${args.expectPlan}, now ${plan.fingerprint}). Nothing was changed: request the rollback again to see the new plan.`);
     }
     for (const service of built.retag) {
       const m = built.manifest.services[service];

@@ -22,7 +22,7 @@ export async function createTag(env: RollbackEnv, kind: TagKind, label?: string,
   // An undo point must never block a rollback: a second one within the same second gets a counter.
   for (let n = 2; kind === 'pre-rollback' && !label && n < 10 && (await env.store.exists(tag)); n++) tag = newTagName(kind, now, String(n));
   if (await env.store.exists(tag)) {
-    throw new OpsError('JOB_FAILED', `A tag named \`${tag}\` exists already (tags have one-second resolution). Try again in a second.`);
+    throw new OpsError('TAG_EXISTS', `A tag named \`${tag}\` exists already (tags have one-second resolution). Try again in a second.`);
   }
   const snapshot = snap ?? (await takeSnapshot(env.docker, env.project));
   if (!snapshot.services.size) {

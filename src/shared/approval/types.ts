@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { actorSchema } from '../contracts/envelope.ts';
 
 /**
- * One approval request as stored in Redis (src/approval/store.ts). The exact operation lives here,
+ * One approval request as stored in Redis (src/shared/approval/store.ts). The exact operation lives here,
  * server-side; Slack only ever sees the opaque `id` on the buttons.
  *
  *   pending ──approve (N of M)──▶ approved ──worker start──▶ executing ──▶ executed | failed
@@ -31,7 +31,7 @@ export const approvalRecordSchema = z.object({
   args: z.record(z.string(), z.unknown()),
   /** The target (`--on`) the request is for; absent on a single-stack setup. In the digest. */
   target: z.string().regex(/^[a-z][a-z0-9-]{0,23}$/).optional(),
-  /** sha256 over id, command, job, args, requester, channel and target (src/approval/digest.ts). */
+  /** sha256 over id, command, job, args, requester, channel and target (src/shared/approval/digest.ts). */
   digest: z.string().regex(/^[a-f0-9]{64}$/),
   requester: actorSchema,
   channel: z.string().regex(/^[CG][A-Z0-9]{2,}$/),

@@ -4,7 +4,7 @@ import type { Actor } from '../contracts/envelope.ts';
 
 export type AuditOutcome =
   | 'accepted' | 'answered' | 'succeeded' | 'failed' | 'rejected'
-  // Two-person approval transitions (src/approval/); `voted` is one of several approvals needed.
+  // Two-person approval transitions (src/shared/approval/); `voted` is one of several approvals needed.
   | 'requested' | 'voted' | 'approved' | 'denied' | 'cancelled' | 'expired' | 'executed';
 
 export interface AuditEntry {

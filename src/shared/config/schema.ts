@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { durationSchema } from '../duration.ts';
 import { CHECK_IDS, type CheckId } from '../contracts/doctor.ts';
 import { wireguardSection } from './wireguard-schema.ts';
 import { targetName, targetsSection } from './targets-schema.ts';
@@ -73,7 +74,7 @@ const alertsSection = z
     /** RE2 regular expression a log line must match to count as an error. */
     errorPattern: z.string().min(1).max(500).default('(?i)(error|fatal|panic|exception)'),
     /** Range of the error count: `count_over_time(...[errorWindow])`. */
-    errorWindow: z.string().regex(/^[1-9]\d{0,3}[smhd]$/, 'a duration such as 30s, 5m or 1h').default('5m'),
+    errorWindow: durationSchema('a duration such as 30s, 5m or 1h').default('5m'),
     /** Error lines per container within errorWindow that open an incident. */
     errorThreshold: z.number().int().min(1).max(1_000_000).default(5),
     /** Consecutive healthy scheduled checks before an incident resolves. */

@@ -43,7 +43,7 @@ export interface CheckInfo {
 
 /**
  * The published list of checks, in report order. The bot validates `doctor <id>` against it; the
- * worker's implementations (src/doctor/checks/index.ts) are typed to cover exactly these ids.
+ * worker's implementations (src/features/doctor/checks/index.ts) are typed to cover exactly these ids.
  */
 export const CHECKS = [
   { id: 'orphan-containers', title: 'Containers of services not in the compose files', family: 'orphans', runbook: 'orphans', target: 'container', source: 'stack doctor 1' },

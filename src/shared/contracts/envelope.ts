@@ -21,7 +21,7 @@ export type Origin = z.infer<typeof originSchema>;
 
 /**
  * Set on jobs that ran through two-person approval. The worker does not trust it: it re-reads the
- * approval record (src/approval/) and refuses the job unless record, digest and roles still agree.
+ * approval record (src/shared/approval/) and refuses the job unless record, digest and roles still agree.
  */
 export const approvalRefSchema = z.object({
   id: z.string().regex(/^[a-zA-Z0-9_-]{16,64}$/),

@@ -1,15 +1,13 @@
 import { z } from 'zod';
 import { serviceName } from './status.ts';
+import { durationSchema } from '../duration.ts';
 
 export const LOGS_MAX_FILTER = 200;
 export const LOGS_MAX_LIMIT = 1000;
 export const LOGS_MAX_SINCE_MS = 7 * 86_400_000;
 
 /** `--since`: 30s, 15m, 2h, 7d; at most seven days back. */
-export const sinceSchema = z
-  .string()
-  .regex(/^[1-9]\d{0,5}[smhd]$/, 'a duration such as 30s, 15m, 2h or 1d')
-  .refine((v) => Number(v.slice(0, -1)) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[v.slice(-1) as 's' | 'm' | 'h' | 'd'] <= LOGS_MAX_SINCE_MS, 'at most 7d');
+export const sinceSchema = durationSchema('a duration such as 30s, 15m, 2h or 1d', { ms: LOGS_MAX_SINCE_MS, hint: 'at most 7d' });
 
 /** A substring to look for. Any text is fine: it is escaped into a LogQL string, never spliced. */
 export const logFilterSchema = z.string().min(1).max(LOGS_MAX_FILTER, `a filter of at most ${LOGS_MAX_FILTER} characters`);

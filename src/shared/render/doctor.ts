@@ -21,7 +21,7 @@ export interface SlackMessage {
   readonly blocks: Block[];
 }
 
-/** Notices carry blocks as plain records (src/contracts/envelope.ts). */
+/** Notices carry blocks as plain records (src/shared/contracts/envelope.ts). */
 export function noticeBlocks(blocks: readonly Block[]): Record<string, unknown>[] {
   return blocks.map((b) => ({ ...b }));
 }

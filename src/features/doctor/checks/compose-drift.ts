@@ -1,5 +1,5 @@
-import type { ComposeService } from '../compose-model.ts';
-import { formatBinding, onAllInterfaces } from '../compose-ports.ts';
+import type { ComposeService } from '../../../host/compose/model.ts';
+import { formatBinding, onAllInterfaces } from '../../../host/compose/ports.ts';
 import type { Check, ContainerView, Issue } from '../types.ts';
 import { about, cannotTell, normalizeImage, plural, stopped } from './util.ts';
 

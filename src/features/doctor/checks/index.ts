@@ -23,7 +23,7 @@ import { runAsRoot } from './run-as-root.ts';
 import { secretFiles } from './secret-files.ts';
 
 /**
- * The one place checks are registered. Keyed by the published ids (src/contracts/doctor.ts), so the
+ * The one place checks are registered. Keyed by the published ids (src/shared/contracts/doctor.ts), so the
  * compiler rejects a published check without an implementation and an implementation nobody listed.
  */
 const REGISTRY: { readonly [K in CheckId]: Check } = {

@@ -1,4 +1,4 @@
-import { bindingsCollide, formatBinding } from '../compose-ports.ts';
+import { bindingsCollide, formatBinding } from '../../../host/compose/ports.ts';
 import type { Check, Issue, PublishedPort } from '../types.ts';
 import { about, plural, stopped } from './util.ts';
 

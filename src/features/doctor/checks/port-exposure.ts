@@ -1,4 +1,4 @@
-import { formatBinding, onAllInterfaces } from '../compose-ports.ts';
+import { formatBinding, onAllInterfaces } from '../../../host/compose/ports.ts';
 import type { Check, Issue } from '../types.ts';
 import { about, plural } from './util.ts';
 

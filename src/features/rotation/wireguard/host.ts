@@ -97,7 +97,7 @@ export async function sshHost(reach: SshReach): Promise<CommandHost> {
     });
   } catch (err) {
     ssh.dispose();
-    throw new OpsError('JOB_FAILED', `Cannot reach ${where} over SSH (${(err as Error).message.slice(0, 160)}). Nothing was changed there.`, { cause: err });
+    throw new OpsError('WG_HOST_UNREACHABLE', `Cannot reach ${where} over SSH (${(err as Error).message.slice(0, 160)}). Nothing was changed there.`, { cause: err });
   }
   const command = (argv: readonly string[]) => argv.map(shellQuote).join(' ');
   return {

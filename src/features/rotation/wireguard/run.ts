@@ -146,12 +146,12 @@ export async function rotateWireguard(deps: WgRunDeps, name: string, req: WgRequ
   const tunnel = findTunnel(deps.config, name);
   const store = new WgJournalStore(deps.redis, deps.config.redis.prefix);
   if (!(await store.acquire(tunnel.name, deps.workerId, deps.leaseMs ?? DEFAULT_LEASE_MS))) {
-    throw new OpsError('JOB_FAILED', `A rotation of the ${tunnel.name} tunnel is running right now. Nothing was changed; see its thread.`);
+    throw new OpsError('WG_ROTATION_BUSY', `A rotation of the ${tunnel.name} tunnel is running right now. Nothing was changed; see its thread.`);
   }
   const last = await store.get(tunnel.name);
   if (last?.status === 'running') {
     await store.release(tunnel.name, deps.workerId);
-    throw new OpsError('JOB_FAILED', `An interrupted rotation of the ${tunnel.name} tunnel (request \`${last.requestId}\`) is being finished or rolled back by a worker. Nothing new was started; try again when it has reported.`);
+    throw new OpsError('WG_ROTATION_BUSY', `An interrupted rotation of the ${tunnel.name} tunnel (request \`${last.requestId}\`) is being finished or rolled back by a worker. Nothing new was started; try again when it has reported.`);
   }
   const j: WgJournal = {
     id: randomUUID(), secret: tunnel.name, kind: 'wireguard', step: 0, phase: 'forward', status: 'running', state: {},

@@ -36,7 +36,7 @@ async function bothSettled(fn: (i: 0 | 1) => Promise<void>): Promise<void> {
 
 function sides(ctx: WgStepContext): [SideState, SideState] {
   const s = ctx.state.sides;
-  if (!s) throw new OpsError('JOB_FAILED', 'The rotation journal lost the tunnel’s key state.');
+  if (!s) throw new OpsError('WG_ROTATION_FAILED', 'The rotation journal lost the tunnel’s key state.');
   return s;
 }
 
@@ -83,9 +83,9 @@ export const WG_STEPS: readonly WgStep[] = [
         const e = endpoints[i];
         const where = `${e.name} (${e.interface} on ${ctx.hosts[i].where})`;
         const peer = peerOf(me, other.publicKey);
-        if (me.peers.length !== 1 || !peer) throw new OpsError('JOB_FAILED', `${where} does not have exactly one peer with the other side’s key: this is not the tunnel the configuration describes. Nothing was changed.`);
-        if (!me.keyFileMatches) throw new OpsError('JOB_FAILED', `${where} runs a private key that is not ${e.keyDir}/private.key, so the old key could not be restored after a failure. Nothing was changed.`);
-        if (!me.pskFileMatches) throw new OpsError('JOB_FAILED', `${where} runs a preshared key that is not ${e.keyDir}/preshared.key. Nothing was changed.`);
+        if (me.peers.length !== 1 || !peer) throw new OpsError('WG_TUNNEL_MISMATCH', `${where} does not have exactly one peer with the other side’s key: this is not the tunnel the configuration describes. Nothing was changed.`);
+        if (!me.keyFileMatches) throw new OpsError('WG_TUNNEL_MISMATCH', `${where} runs a private key that is not ${e.keyDir}/private.key, so the old key could not be restored after a failure. Nothing was changed.`);
+        if (!me.pskFileMatches) throw new OpsError('WG_TUNNEL_MISMATCH', `${where} runs a preshared key that is not ${e.keyDir}/preshared.key. Nothing was changed.`);
         out.push({ oldPub: me.publicKey, peer: { allowedIps: peer.allowedIps, ...(peer.endpoint ? { endpoint: peer.endpoint } : {}), ...(peer.keepalive ? { keepalive: peer.keepalive } : {}) } });
       }
       await ctx.save({ sides: out as [SideState, SideState] });
@@ -126,7 +126,7 @@ export const WG_STEPS: readonly WgStep[] = [
           return me.publicKey === s[i]?.newPub && (peerOf(me, s[j]?.newPub)?.handshake ?? 0) > 0;
         }) && ctx.probe.answeredSince(since);
       });
-      if (!ok) throw new OpsError('JOB_FAILED', `The tunnel did not carry traffic under the new keys within ${verifySeconds} s.`);
+      if (!ok) throw new OpsError('WG_ROTATION_FAILED', `The tunnel did not carry traffic under the new keys within ${verifySeconds} s.`);
       await ctx.save({ verifiedAt: Date.now() });
     },
   },
@@ -164,7 +164,7 @@ export async function rollbackWg(ctx: WgStepContext): Promise<string[]> {
     return live[0].publicKey === s[0].oldPub && live[1].publicKey === s[1].oldPub && ctx.probe.answeredSince(since);
   });
   if (!ok) {
-    throw new OpsError('JOB_FAILED', `MANUAL INTERVENTION NEEDED: the old keys were put back but the tunnel ${ctx.tunnel.name} does not carry traffic (${notes.join(' ') || 'no handshake within ' + verifySeconds + ' s'}). Old keys are still in ${endpoints[0].keyDir} and ${endpoints[1].keyDir}; pending ones in *.new.`);
+    throw new OpsError('WG_ROTATION_FAILED', `MANUAL INTERVENTION NEEDED: the old keys were put back but the tunnel ${ctx.tunnel.name} does not carry traffic (${notes.join(' ') || 'no handshake within ' + verifySeconds + ' s'}). Old keys are still in ${endpoints[0].keyDir} and ${endpoints[1].keyDir}; pending ones in *.new.`);
   }
   await bothSettled((i) => removePending(ctx.hosts[i], endpoints[i].keyDir));
   notes.push(`Restored the old keys on ${endpoints[0].name} and ${endpoints[1].name}; the tunnel carries traffic again.`);

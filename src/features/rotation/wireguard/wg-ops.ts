@@ -11,7 +11,7 @@ import type { CommandHost, ExecResult } from './host.ts';
 const WG_KEY = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
 
 export function assertKey(key: string, what: string): string {
-  if (!WG_KEY.test(key)) throw new OpsError('JOB_FAILED', `The host returned something that is not a WireGuard public key for ${what}.`);
+  if (!WG_KEY.test(key)) throw new OpsError('WG_ROTATION_FAILED', `The host returned something that is not a WireGuard public key for ${what}.`);
   return key;
 }
 
@@ -74,7 +74,7 @@ function sh(script: string, ...args: string[]): string[] {
 function must(r: ExecResult, what: string, where: string): string {
   if (r.code !== 0) {
     // stderr of wg/sh never holds key material (we never pass keys as arguments); still keep it short.
-    throw new OpsError('JOB_FAILED', `${what} failed on ${where} (exit ${r.code}: ${r.stderr.trim().slice(0, 200) || 'no output'}).`);
+    throw new OpsError('WG_ROTATION_FAILED', `${what} failed on ${where} (exit ${r.code}: ${r.stderr.trim().slice(0, 200) || 'no output'}).`);
   }
   return r.stdout;
 }
@@ -132,7 +132,7 @@ export async function pendingKey(host: CommandHost, keyDir: string): Promise<str
 export async function movePresharedKey(from: CommandHost, to: CommandHost, fromDir: string, toDir: string): Promise<void> {
   let psk = must(await from.exec(sh(GENPSK, fromDir)), 'wg genpsk', from.where).trim();
   try {
-    if (!WG_KEY.test(psk)) throw new OpsError('JOB_FAILED', `wg genpsk on ${from.where} returned something that is not a key.`);
+    if (!WG_KEY.test(psk)) throw new OpsError('WG_ROTATION_FAILED', `wg genpsk on ${from.where} returned something that is not a key.`);
     must(await to.exec(sh(PUTPSK, toDir), `${psk}\n`), 'Writing the new preshared key', to.where);
   } finally {
     psk = '';

@@ -1,6 +1,6 @@
 import { posix } from 'node:path';
-import { listToMap, mergeCompose } from './compose-merge.ts';
-import { parsePortSpec, type PublishedPort } from './compose-ports.ts';
+import { listToMap, mergeCompose } from './merge.ts';
+import { parsePortSpec, type PublishedPort } from './ports.ts';
 
 /** The declared stack, as far as the doctor's rules need it. */
 export interface ComposeService {

@@ -1,0 +1,101 @@
+import { UnrecoverableError, type Job } from 'bullmq';
+import type Docker from 'dockerode';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Config } from '../shared/config/schema.ts';
+import { envelopeSchema, type JobEnvelope } from '../shared/contracts/envelope.ts';
+import type { JobOutcome } from '../shared/contracts/job-outcome.ts';
+import { OpsError, toUserError } from '../shared/errors.ts';
+import type { AuditLog } from '../shared/audit/audit.ts';
+import type { GroupDirectory } from '../shared/auth/authorize.ts';
+import { withTimeLimit } from '../shared/time-limit.ts';
+import type { ApprovalGate, ApprovedRun } from './approval-gate.ts';
+import { jobTimeLimitMs, type JobContext } from './define-job.ts';
+import type { JobRegistry } from './job-registry.ts';
+import { startProgress } from './progress.ts';
+import type { ReplyQueue } from './reply-queue.ts';
+import { reporterFor } from './report.ts';
+
+export interface ProcessorDeps {
+  readonly config: Config;
+  readonly jobs: JobRegistry;
+  readonly docker: Docker;
+  readonly connection: Redis;
+  readonly log: Logger;
+  readonly gate: ApprovalGate;
+  readonly groups: GroupDirectory;
+  readonly replies: ReplyQueue;
+  readonly audit: AuditLog;
+}
+
+function parseEnvelope(job: Job): JobEnvelope {
+  const parsed = envelopeSchema.safeParse(job.data);
+  if (!parsed.success) throw new UnrecoverableError(`job ${job.id} has malformed data`);
+  return parsed.data;
+}
+
+/**
+ * One BullMQ job, start to end: approval gate first (a job that needs approval never runs without
+ * a valid one), arguments validated again, the processor run against its time limit with
+ * throttled progress, and the outcome reported where its origin wants it (report.ts).
+ */
+export function createProcessor(deps: ProcessorDeps): (job: Job) => Promise<JobOutcome> {
+  const { config, jobs, docker, connection, log, gate, groups, replies, audit } = deps;
+
+  /** Tells the requester and the audit stream why a job did not run; the error is final. */
+  const refuse = async (env: JobEnvelope, err: unknown, jobLog: Logger): Promise<UnrecoverableError> => {
+    const user = toUserError(err, env.requestId);
+    jobLog.warn({ code: user.code }, 'job refused before running');
+    await replies.send({ type: 'error', requestId: env.requestId, command: env.command, origin: env.origin, code: user.code, message: user.message, durationMs: 0 });
+    await audit.record({ requestId: env.requestId, command: env.command, args: env.args, actor: env.actor, via: env.origin.kind, outcome: 'rejected', code: user.code });
+    return new UnrecoverableError(user.code);
+  };
+
+  return async (job) => {
+    const env = parseEnvelope(job);
+    if ((env.target ?? undefined) !== config.target?.name) {
+      // Queues are per target, so only a hand-made job gets here: it never runs on the wrong stack.
+      throw await refuse(env, new OpsError('TARGET_UNKNOWN', `This job is for target \`${env.target ?? 'default'}\` but reached the worker of \`${config.target?.name ?? 'default'}\`. It was not run.`), log.child({ requestId: env.requestId }));
+    }
+    const def = jobs.get(job.name);
+    const jobLog = log.child({ cmd: env.command, user: env.actor.userId, requestId: env.requestId, jobId: job.id });
+    let approval: ApprovedRun | undefined;
+    try {
+      approval = await gate.admit(env, job.name, job.id);
+    } catch (err) {
+      throw await refuse(env, err, jobLog);
+    }
+    const args = def?.args.safeParse(env.args);
+    if (!def || !args?.success) {
+      await approval?.finish(false, 'the worker cannot run this job (unknown job or bad arguments)');
+      throw new UnrecoverableError(def ? `job ${job.id} has arguments that do not match ${job.name}` : `no job processor is named ${job.name}`);
+    }
+
+    const report = reporterFor(env, { replies, audit }, jobLog);
+    const progress = startProgress(env, replies, jobLog);
+    const started = Date.now();
+    const timeoutMs = jobTimeLimitMs(def, config);
+    const approved = approval ? { id: approval.record.id, approvers: approval.record.approvals.map((a) => a.userId) } : undefined;
+    const context = (signal: AbortSignal): JobContext => ({
+      requestId: env.requestId, actor: env.actor, origin: env.origin, config, docker, redis: connection, log: jobLog, signal,
+      progress: progress.report, notify: (n) => replies.notify(n), approval: approved, groups,
+    });
+    try {
+      const result = await withTimeLimit(
+        timeoutMs,
+        () => new OpsError('JOB_TIMEOUT', `\`${env.command}\` did not finish within ${Math.round(timeoutMs / 1000)} s.`),
+        (signal) => def.run(context(signal), args.data),
+      );
+      progress.stop();
+      // Recorded before the result is sent, so the bot finds the request finished when it renders it.
+      await approval?.finish(true);
+      return await report.succeeded(result, Date.now() - started);
+    } catch (err) {
+      progress.stop();
+      const user = toUserError(err, env.requestId);
+      jobLog.error({ err, durationMs: Date.now() - started }, 'job failed');
+      await approval?.finish(false, user.message).catch((e: unknown) => jobLog.error({ err: e }, 'approval not marked failed'));
+      return report.failed(user, Date.now() - started);
+    }
+  };
+}

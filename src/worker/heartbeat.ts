@@ -40,13 +40,31 @@ export function startHeartbeat(opts: { redis: Redis; prefix: string; targets: re
   const base = { id, host: hostname(), pid: process.pid, version: version(), targets: opts.targets.map((t) => t.name), concurrency: opts.concurrency, startedAt };
   let busy: Promise<void> | undefined;
   let failing = false;
+  // Summaries are refreshed on their own: a slow or hung Docker engine must never stop the beats
+  // (the worker is alive; the summary says the engine is not answering).
+  const summaries: Record<string, TargetSummary> = {};
+  const pending = new Map<string, number>();
+  const refresh = (): void => {
+    for (const t of opts.targets) {
+      const since = pending.get(t.name);
+      if (since !== undefined) {
+        if (Date.now() - since > 10_000) summaries[t.name] = { project: t.project, running: 0, total: 0, unhealthy: 0, error: 'the Docker engine has not answered for 10 s' };
+        continue;
+      }
+      pending.set(t.name, Date.now());
+      void summarize(t).then((s) => {
+        summaries[t.name] = s;
+        pending.delete(t.name);
+      });
+    }
+  };
   const beat = (): void => {
+    refresh();
     if (busy) return;
     busy = (async () => {
-      const summaries = Object.fromEntries(await Promise.all(opts.targets.map(async (t) => [t.name, await summarize(t)] as const)));
       // Redis's clock, not this host's: the bot compares against the same clock.
       const [sec, usec] = await opts.redis.time();
-      const b: WorkerBeat = { ...base, lastSeen: Number(sec) * 1000 + Math.floor(Number(usec) / 1000), summaries };
+      const b: WorkerBeat = { ...base, lastSeen: Number(sec) * 1000 + Math.floor(Number(usec) / 1000), summaries: { ...summaries } };
       await writeBeat(opts.redis, opts.prefix, b);
       failing = false;
     })()

@@ -87,10 +87,11 @@ async function main(): Promise<void> {
       await toV2();
       const t0 = performance.now();
       const r = (await rollbackJob.run(ctx(), { tag })) as RollbackResult;
+      // A rollback that was undone (a health timeout under load) never gets to v1: say so at once.
+      if (!r.ok) throw new Error(`rollback failed: ${JSON.stringify(r.attempts)}`);
       await waitAllOn(project, names, v1.Id);
       cdb.push(performance.now() - t0);
       cdbJob.push(r.totalMs);
-      if (!r.ok) throw new Error(`rollback failed: ${JSON.stringify(r.attempts)}`);
       sample = r;
     };
     const runCompose = async () => {

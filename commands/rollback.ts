@@ -1,5 +1,5 @@
 import { defineCommand } from '../src/shared/registry/define-command.ts';
-import { planFingerprint, rollbackArgs, type ClearResult, type PlanItem, type RollbackAttempt, type RollbackJobResult, type RollbackPlan, type RollbackResult } from '../src/shared/contracts/rollback.ts';
+import { planFingerprint, rollbackArgs, type ClearResult, type PlanItem, type RollbackAttempt, type RollbackJobResult, type RollbackPlan, type RollbackRecovery, type RollbackResult } from '../src/shared/contracts/rollback.ts';
 import { capBlocks, context, esc, header, section, type Block } from '../src/shared/render/blocks.ts';
 import { textTable } from '../src/shared/render/table.ts';
 
@@ -38,9 +38,34 @@ function attemptTable(a: RollbackAttempt): string {
   return textTable(['SERVICE', 'FROM', 'TO', 'RESULT', 'TIME'], a.services.map((s) => [s.service, s.fromImage, s.toImage, s.detail ? `${s.outcome}: ${s.detail}` : s.outcome, secs(s.ms)]));
 }
 
+/** After a crash: what the first worker was doing, what the recovering one did. */
+function recoveryVerdict(r: RollbackResult, rec: RollbackRecovery): string {
+  const head = `The worker running this rollback stopped ${rec.interruptedAt}; worker ${rec.by} took over:`;
+  switch (rec.outcome) {
+    case 'finished':
+      return `${head} the rollback to ${r.tag} had succeeded, so it finished it (${r.overlay.written ? 'pinned' : 'not pinned'}).`;
+    case 'reverted':
+      return `${head} the rollback to ${r.tag} was not complete, so it restored the previous containers. Nothing was pinned.`;
+    case 'nothing-changed':
+      return `${head} nothing had been changed yet, and nothing was. Request the rollback again if it is still wanted.`;
+    case 'partial':
+      return `${head} it could NOT restore every service (marked failed below): check them with /cdb status.`;
+  }
+}
+
+function servingLines(rec: RollbackRecovery): string[] {
+  return [
+    ...rec.services.map((s) => `${s.service}: ${s.outcome}${s.detail ? ` (${s.detail})` : ''}`),
+    'Serving now:',
+    ...rec.serving.map((s) => `  ${s.service}: ${s.container} on ${s.image} (${s.ref}), ${s.state}`),
+    ...(rec.removed.length ? [`Removed leftovers: ${rec.removed.join(', ')}`] : []),
+  ];
+}
+
 function verdict(r: RollbackResult): string {
+  if (r.recovery) return recoveryVerdict(r, r.recovery);
   const within = r.totalMs <= r.targetMs ? 'within' : 'OVER';
-  if (!r.attempts.length) return `Nothing to recreate: every service already runs ${r.tag}. ${r.overlay.written ? 'Pinned.' : ''}`;
+  if (!r.attempts.length) return `Nothing to recreate: every service already runs ${r.tag}.${r.overlay.written ? ' Pinned.' : ''}`;
   if (r.ok) return `Rolled back to ${r.tag} in ${secs(r.totalMs)} (${within} the ${r.targetMs / 1000} s target).`;
   const reverted = r.attempts[1]?.ok ? `restored ${r.preRollbackTag ?? 'the previous state'}` : `could NOT fully restore ${r.preRollbackTag ?? 'the previous state'}: check the services marked failed`;
   return `Rollback to ${r.tag} failed a health check and was undone automatically: ${reverted}. Total ${secs(r.totalMs)}.`;
@@ -84,6 +109,7 @@ export default defineCommand({
     if (result.mode === 'clear') return { text: clearText(result), blocks: [section(`:pushpin: ${esc(clearText(result))}`)] };
     const icon = result.ok ? ':white_check_mark:' : ':rotating_light:';
     const blocks: Block[] = [header(`Rollback · ${result.project} → ${result.tag}`), section(`${icon} ${esc(verdict(result))}`)];
+    if (result.recovery) blocks.push(section(`\`\`\`${esc(servingLines(result.recovery).join('\n'))}\`\`\``));
     for (const a of result.attempts) {
       blocks.push(section(`*${a.kind === 'rollback' ? 'Rollback' : 'Restore'}* (${secs(a.ms)}, ${a.ok ? 'ok' : 'failed'})\n\`\`\`${esc(attemptTable(a))}\`\`\``));
     }
@@ -95,6 +121,7 @@ export default defineCommand({
   text(result: RollbackJobResult) {
     if (result.mode === 'clear') return clearText(result);
     const parts = [verdict(result)];
+    if (result.recovery) parts.push(servingLines(result.recovery).join('\n'));
     for (const a of result.attempts) parts.push(`${a.kind === 'rollback' ? 'Rollback' : 'Restore'} (${secs(a.ms)}, ${a.ok ? 'ok' : 'failed'}):\n${attemptTable(a)}`);
     parts.push(overlayLine(result));
     return parts.join('\n\n');

@@ -1,8 +1,7 @@
 import { defineJob } from '../src/worker/define-job.ts';
 import { tagArgs, type TagResult } from '../src/shared/contracts/rollback.ts';
 import { withRollbackEnv } from '../src/features/rollback/env.ts';
-import { withStackLock } from '../src/shared/lock.ts';
-import { lockTtlMs } from '../src/features/rollback/run-rollback.ts';
+import { withStackLock } from '../src/features/rollback/stack-lock.ts';
 import { takeSnapshot } from '../src/features/rollback/snapshot.ts';
 import { createTag, protectedTags, prune } from '../src/features/rollback/tagger.ts';
 
@@ -13,7 +12,7 @@ export default defineJob({
   async run(ctx, { label }): Promise<TagResult> {
     const started = Date.now();
     return withRollbackEnv(ctx, (env) =>
-      withStackLock(env.redis, env.store.lockKey, env.requestId, lockTtlMs(env), 'the tag', async () => {
+      withStackLock(env, 'the tag', async () => {
         ctx.progress(`Tagging the images of ${env.project}…`);
         const snapshot = await takeSnapshot(env.docker, env.project);
         const { manifest, file } = await createTag(env, 'rollback', label, snapshot);

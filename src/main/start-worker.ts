@@ -10,6 +10,7 @@ import { startHeartbeat } from '../worker/heartbeat.ts';
 import { startDoctorSchedule } from '../features/doctor/schedule.ts';
 import { startAlertWatcher, type AlertWatcher } from '../features/alerts/watcher.ts';
 import { startWgRecovery } from '../features/rotation/wireguard/recovery-loop.ts';
+import { startRecoverySweeper } from '../features/rollback/recovery-sweeper.ts';
 
 export interface RunningWorkerProcess {
   close(): Promise<void>;
@@ -49,12 +50,15 @@ export async function startWorkerProcess(config: Config, log: Logger, jobsOverri
   const runs: RunningWorker[] = [];
   const alerts: AlertWatcher[] = [];
   const beats: { name: string; project: string; docker: ReturnType<typeof createDocker> }[] = [];
+  const sweepers: { stop(): Promise<void> }[] = [];
   for (const name of targets) {
     const view = configForTarget(config, name);
     const docker = createDocker(view);
     const tlog = view.target ? log.child({ target: name }) : log;
     const running = startWorker({ config, jobs, docker, connection, log: tlog, ...(view.target ? { target: name } : {}) });
     runs.push(running);
+    // Rollbacks whose worker died are finished or reverted: at start, then every few seconds (per target).
+    sweepers.push(startRecoverySweeper({ config: view, docker, redis: connection, log: tlog, send: (r) => running.replies.send(r) }));
     await startDoctorSchedule(view, connection, tlog);
     alerts.push(await startAlertWatcher({ config: view, docker, connection, log: tlog }));
     beats.push({ name, project: view.stack.project, docker });
@@ -66,6 +70,8 @@ export async function startWorkerProcess(config: Config, log: Logger, jobsOverri
   log.info({ jobs: [...jobs.keys()], targets, concurrency: config.worker.concurrency }, 'worker started');
   return {
     async close() {
+      // Running jobs (a rollback) finish before close() resolves; their journals end with them.
+      for (const s of sweepers) await s.stop();
       await heartbeat.close();
       for (const a of alerts) await a.close();
       await wgRecovery.close();

@@ -9,7 +9,7 @@ import type { GroupDirectory } from '../shared/auth/authorize.ts';
 export interface JobContext {
   readonly requestId: string;
   readonly actor: Actor;
-  /** Where the request came from (channel and thread), for work that reports again later (a resumed rotation). */
+  /** Where the request came from (its thread); a journaled job keeps it to report after a crash. */
   readonly origin?: Origin;
   readonly config: Config;
   readonly docker: Docker;
@@ -29,6 +29,11 @@ export interface JobContext {
   progress(text: string): void;
   /** Posts to an alert/report thread (see Notice); resolves once queued for the bot. */
   notify(notice: Omit<Notice, 'type'>): Promise<void>;
+  /**
+   * Set by the worker: registers a call made once the job's result or error has been sent and its
+   * approval finished (a journaled job ends its journal there). Absent when nobody reports (CLI).
+   */
+  readonly afterReport?: (fn: () => Promise<void>) => void;
 }
 
 export interface JobDef<S extends z.ZodType, R> {

@@ -15,6 +15,8 @@ import type { JobRegistry } from './job-registry.ts';
 import { startProgress } from './progress.ts';
 import type { ReplyQueue } from './reply-queue.ts';
 import { reporterFor } from './report.ts';
+import { hasJournal } from '../shared/journal.ts';
+import { keyPrefix } from '../shared/queue/names.ts';
 
 export interface ProcessorDeps {
   readonly config: Config;
@@ -46,7 +48,10 @@ export function createProcessor(deps: ProcessorDeps): (job: Job) => Promise<JobO
   const refuse = async (env: JobEnvelope, err: unknown, jobLog: Logger): Promise<UnrecoverableError> => {
     const user = toUserError(err, env.requestId);
     jobLog.warn({ code: user.code }, 'job refused before running');
-    await replies.send({ type: 'error', requestId: env.requestId, command: env.command, origin: env.origin, code: user.code, message: user.message, durationMs: 0 });
+    // A job redelivered after its worker died: its journal's recoverer reports what happened, so
+    // "already started once" would only overwrite that report.
+    const journaled = user.code === 'APPROVAL_REUSED' && (await hasJournal(connection, keyPrefix(config), env.requestId).catch(() => false));
+    if (!journaled) await replies.send({ type: 'error', requestId: env.requestId, command: env.command, origin: env.origin, code: user.code, message: user.message, durationMs: 0 });
     await audit.record({ requestId: env.requestId, command: env.command, args: env.args, actor: env.actor, via: env.origin.kind, outcome: 'rejected', code: user.code });
     return new UnrecoverableError(user.code);
   };
@@ -76,9 +81,14 @@ export function createProcessor(deps: ProcessorDeps): (job: Job) => Promise<JobO
     const started = Date.now();
     const timeoutMs = jobTimeLimitMs(def, config);
     const approved = approval ? { id: approval.record.id, approvers: approval.record.approvals.map((a) => a.userId) } : undefined;
+    // Calls a journaled job registers to run once its outcome has been reported (it ends its journal there).
+    const reported: Array<() => Promise<void>> = [];
+    const afterReport = async () => {
+      for (const fn of reported.splice(0)) await fn().catch((err: unknown) => jobLog.error({ err }, 'after-report step failed'));
+    };
     const context = (signal: AbortSignal): JobContext => ({
       requestId: env.requestId, actor: env.actor, origin: env.origin, config, docker, redis: connection, log: jobLog, signal,
-      progress: progress.report, notify: (n) => replies.notify(n), approval: approved, groups,
+      progress: progress.report, notify: (n) => replies.notify(n), approval: approved, groups, afterReport: (fn) => void reported.push(fn),
     });
     try {
       const result = await withTimeLimit(
@@ -89,13 +99,19 @@ export function createProcessor(deps: ProcessorDeps): (job: Job) => Promise<JobO
       progress.stop();
       // Recorded before the result is sent, so the bot finds the request finished when it renders it.
       await approval?.finish(true);
-      return await report.succeeded(result, Date.now() - started);
+      const outcome = await report.succeeded(result, Date.now() - started);
+      await afterReport();
+      return outcome;
     } catch (err) {
       progress.stop();
       const user = toUserError(err, env.requestId);
       jobLog.error({ err, durationMs: Date.now() - started }, 'job failed');
       await approval?.finish(false, user.message).catch((e: unknown) => jobLog.error({ err: e }, 'approval not marked failed'));
-      return report.failed(user, Date.now() - started);
+      try {
+        return await report.failed(user, Date.now() - started);
+      } finally {
+        await afterReport();
+      }
     }
   };
 }

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { runAlertCheck, type CheckDeps } from '../../src/features/alerts/check.ts';
 import type { OutgoingNotice } from '../../src/features/alerts/render.ts';
-import { acquireLock, VersionedHash } from '../../src/features/alerts/store.ts';
+import { VersionedHash } from '../../src/features/alerts/store.ts';
+import { acquireLock } from '../../src/shared/lock.ts';
 import { buildConfig } from '../../src/shared/config/load.ts';
 import { createLogger } from '../../src/shared/log.ts';
 import { createDocker } from '../../src/host/docker-client.ts';
@@ -54,11 +55,11 @@ describe('alert state shared by several workers through one Redis', () => {
 
   it('hands a lock to one holder at a time and lets only the holder release it', async () => {
     const key = `${prefix}:lock-test`;
-    const first = await acquireLock(a, key, 5000, 0);
+    const first = await acquireLock(a, key, { ttlMs: 5000 });
     expect(first).toBeDefined();
-    expect(await acquireLock(b, key, 5000, 100)).toBeUndefined();
+    expect(await acquireLock(b, key, { ttlMs: 5000, waitMs: 100 })).toBeUndefined();
     await first!.release();
-    const second = await acquireLock(b, key, 5000, 0);
+    const second = await acquireLock(b, key, { ttlMs: 5000 });
     expect(second).toBeDefined();
     await first!.release(); // stale holder: no effect
     expect(await a.exists(key)).toBe(1);

@@ -104,6 +104,15 @@ describe('docker-compose config on compose/docker-compose.yml', () => {
     expect(dict(dict(config.networks, 'networks').backend, 'backend').internal).toBe(true);
   });
 
+  it('gives the worker the stop grace period a running rollback needs (compose/README.md)', async () => {
+    const worker = dict(dict((await composeConfig(cleanEnv())).services, 'services').worker, 'worker');
+    const grace = String(worker.stop_grace_period ?? '10s');
+    const m = /^(?:(\d+)m)?(?:(\d+)s)?$/.exec(grace);
+    const seconds = Number(m?.[1] ?? 0) * 60 + Number(m?.[2] ?? 0);
+    // One wave with the defaults: 2 × (10 s stop + 60 s health) + 20 s.
+    expect(seconds, grace).toBeGreaterThanOrEqual(2 * (10 + 60) + 20);
+  });
+
   it('takes DOCKER_GID from compose/.env (next to the compose file) or the environment, as the README says', async () => {
     writeFileSync(join(composeDir, '.env'), 'DOCKER_GID=4242\n');
     try {

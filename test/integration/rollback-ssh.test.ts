@@ -45,7 +45,7 @@ describe('rollback overlay over SSH', () => {
     try {
       expect(files.where).toBe(`ssh://root@127.0.0.1:${sshd?.port}`);
       expect(await readPins(env)).toEqual({});
-      const path = await pinServices(env, { web: 'cdb-rollback/cdbtssh/web:rollback-20251224-153000' });
+      const path = await pinServices(env, { web: 'cdb-rollback/cdbtssh/web:rollback-20251224-153000' }, new Set(['web']));
       expect(path).toBe(join(dir, 'rollback.yml'));
       const doc = parse(await readFile(path, 'utf8')) as { version: string; services: Record<string, { image: string }> };
       expect(doc).toEqual({ version: '2.4', services: { web: { image: 'cdb-rollback/cdbtssh/web:rollback-20251224-153000' } } });

@@ -139,6 +139,26 @@ describe('rollback commands: rendering', () => {
     expect(JSON.stringify(slack.blocks)).toContain('Restore');
   });
 
+  it('after a crash, says where the worker stopped, what the recoverer did and what serves now', () => {
+    const base: RollbackResult = {
+      mode: 'rollback', project: 'p', tag: plan.tag, ok: false, preRollbackTag: 'pre-rollback-20251224-160000', plan, attempts: [],
+      overlay: { written: false, note: 'the rollback was undone, so nothing was pinned' }, totalMs: 9000, targetMs: 60000,
+      recovery: {
+        interruptedAt: 'after `stop` of web (p_web_1)', outcome: 'reverted', by: 'host#42#abc', services: [{ service: 'web', outcome: 'restored' }],
+        serving: [{ service: 'web', container: 'p_web_1', image: '999999999999', ref: 'p/app:current', state: 'healthy' }], removed: ['p_web_1_cdb-new-a1b2c3'],
+      },
+    };
+    const text = rollback.kind === 'job' ? rollback.text(base, { tag: 'latest' }) : '';
+    expect(text).toContain('The worker running this rollback stopped after `stop` of web (p_web_1); worker host#42#abc took over: the rollback to rollback-20251224-153000 was not complete, so it restored the previous containers.');
+    expect(text).toContain('web: p_web_1 on 999999999999 (p/app:current), healthy');
+    expect(text).toContain('Removed leftovers: p_web_1_cdb-new-a1b2c3');
+    const finished: RollbackResult = { ...base, ok: true, overlay: { path: '/srv/rollback.yml', written: true }, recovery: { ...base.recovery!, outcome: 'finished', services: [{ service: 'web', outcome: 'rolled back' }] } };
+    const slack = rollback.kind === 'job' ? rollback.slack(finished, { tag: 'latest' }) : { text: '' };
+    expect(slack.text).toContain('had succeeded, so it finished it (pinned)');
+    expect(JSON.stringify(slack.blocks)).toContain('Serving now:');
+    expect(rollback.kind === 'job' && rollback.exitCode?.(base)).toBe(1);
+  });
+
   it('lists tags with what differs from the running stack', () => {
     const result: TagsResult = {
       project: 'p', keep: 10, pins: { web: 'rollback-20251224-153000' }, overlayPath: '/srv/rollback.yml',

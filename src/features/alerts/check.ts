@@ -12,7 +12,8 @@ import { lokiDegraded, recordLokiResult } from './loki-watch.ts';
 import { redactLine } from './redact.ts';
 import * as render from './render.ts';
 import { matchRunbook, type Runbook } from './runbooks.ts';
-import { acquireLock, alertKeys, type CasWrite, VersionedHash } from './store.ts';
+import { alertKeys, type CasWrite, VersionedHash } from './store.ts';
+import { acquireLock } from '../../shared/lock.ts';
 import type { DockerObservation, Observation, Trigger } from './symptoms.ts';
 
 /** What a check needs besides the job context: shared Redis state, Loki, runbooks, a way back. */
@@ -153,7 +154,7 @@ async function applyLoud(
   deps: CheckDeps, hash: VersionedHash<ContainerState>, lockKey: string, name: string, obs: Observation,
   lines: LineSet | undefined, d: DockerObservation | undefined, settings: ReturnType<typeof incidentSettings>, now: () => number,
 ): Promise<number> {
-  const lock = await acquireLock(deps.redis, lockKey, 15_000, 5_000);
+  const lock = await acquireLock(deps.redis, lockKey, { ttlMs: 15_000, waitMs: 5_000, owner: 'alerts' });
   if (!lock) return 0; // another worker is on it
   try {
     const prev = await hash.get(name);

@@ -3,7 +3,8 @@ import type { Config } from '../../shared/config/schema.ts';
 import { keyPrefix } from '../../shared/queue/names.ts';
 import { LOKI_OK, type LokiHealth, lokiTransition } from './loki-health.ts';
 import { lokiDegradedNotice, lokiRecoveredNotices, type OutgoingNotice } from './render.ts';
-import { acquireLock, alertKeys, VersionedHash } from './store.ts';
+import { alertKeys, VersionedHash } from './store.ts';
+import { acquireLock } from '../../shared/lock.ts';
 
 export interface LokiWatchDeps {
   readonly config: Config;
@@ -24,7 +25,7 @@ export async function recordLokiResult(deps: LokiWatchDeps, result: { ok: true }
     if (quick.next !== (current?.value ?? LOKI_OK)) await hash.cas([{ field: 'loki', expectedRev: current?.rev ?? 0, value: quick.next }]);
     return;
   }
-  const lock = await acquireLock(deps.redis, keys.lock('~loki'), 15_000, 5_000);
+  const lock = await acquireLock(deps.redis, keys.lock('~loki'), { ttlMs: 15_000, waitMs: 5_000, owner: 'alerts' });
   if (!lock) return;
   try {
     const fresh = await hash.get('loki');

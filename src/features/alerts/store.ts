@@ -1,11 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 
 /**
  * Alert state in Redis, the only state workers share. Values are stored as `<rev>|<json>`; every
  * write is a compare-and-set on the revision inside one Lua script, so two workers that computed a
  * transition from the same state cannot both write it (the loser re-reads and sees the incident).
- * A short per-container lock additionally orders "write state, then queue its Slack notices" so a
+ * A short per-container lock (src/shared/lock.ts) additionally orders "write state, then queue its Slack notices" so a
  * thread reply can never overtake the root message it belongs to.
  */
 const CAS_SCRIPT = `
@@ -25,11 +24,6 @@ for i = 0, n - 1 do
   end
 end
 return conflicts
-`;
-
-const UNLOCK_SCRIPT = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
 `;
 
 export interface Versioned<T> {
@@ -84,23 +78,6 @@ export class VersionedHash<T> {
     for (const w of writes) args.push(w.field, String(w.expectedRev), w.value === undefined ? '' : `${w.expectedRev + 1}|${JSON.stringify(w.value)}`);
     const conflicts = (await this.redis.eval(CAS_SCRIPT, 1, this.key, ...args)) as string[];
     return conflicts;
-  }
-}
-
-export interface Lock {
-  release(): Promise<void>;
-}
-
-/** SET NX PX with a random token; released only by its holder. Waits up to `waitMs` for it. */
-export async function acquireLock(redis: Redis, key: string, ttlMs: number, waitMs: number): Promise<Lock | undefined> {
-  const token = randomBytes(12).toString('base64url');
-  const deadline = Date.now() + waitMs;
-  for (;;) {
-    if ((await redis.set(key, token, 'PX', ttlMs, 'NX')) === 'OK') {
-      return { release: async () => void (await redis.eval(UNLOCK_SCRIPT, 1, key, token)) };
-    }
-    if (Date.now() >= deadline) return undefined;
-    await new Promise((r) => setTimeout(r, 25));
   }
 }
 

@@ -34,6 +34,8 @@ export interface BuiltPlan extends ComputedPlan {
   readonly snapshot: StackSnapshot;
   /** Services whose rollback tag was removed while the image survived: tagged again before use. */
   readonly retag: readonly string[];
+  /** Services the compose files declare; undefined when a file could not be read. */
+  readonly declared?: ReadonlySet<string>;
 }
 
 /** Reads everything a plan needs (manifest, containers, compose files, images) and changes nothing. */
@@ -60,5 +62,6 @@ export async function buildPlan(env: RollbackEnv, requested: string, services?: 
     imageMissing: new Set(states.filter(([, st]) => st === 'missing').map(([s]) => s)),
     overlayPath: env.overlayPath,
   });
-  return { ...computed, manifest, snapshot, retag: states.filter(([, st]) => st === 'retag').map(([s]) => s) };
+  const declared = facts.problems.length || !env.config.stack.composeFiles.length ? undefined : facts.declared;
+  return { ...computed, manifest, snapshot, retag: states.filter(([, st]) => st === 'retag').map(([s]) => s), ...(declared ? { declared } : {}) };
 }

@@ -9,6 +9,8 @@ export interface ComposeFacts {
   readonly version?: string;
   /** service → services it needs first (depends_on, links, network_mode/ipc/pid service:, volumes_from). */
   readonly dependsOn: ReadonlyMap<string, ReadonlySet<string>>;
+  /** Every service some file declares: only these may be pinned (an overlay service no file declares is a new service to compose). */
+  readonly declared: ReadonlySet<string>;
   /** Files that could not be read or parsed; dependency order then falls back to container labels. */
   readonly problems: readonly string[];
 }
@@ -43,6 +45,7 @@ export function dependenciesOf(def: Record<string, unknown>): string[] {
 /** Merges what the stack's compose files say, in order, the way `-f a -f b` does for these keys. */
 export function composeFacts(sources: readonly ComposeSource[]): ComposeFacts {
   const dependsOn = new Map<string, Set<string>>();
+  const declared = new Set<string>();
   const problems: string[] = [];
   let version: string | undefined;
   sources.forEach((source, i) => {
@@ -55,13 +58,14 @@ export function composeFacts(sources: readonly ComposeSource[]): ComposeFacts {
     if (i === 0 && (typeof doc.version === 'string' || typeof doc.version === 'number')) version = String(doc.version);
     if (!isRecord(doc.services)) return;
     for (const [name, def] of Object.entries(doc.services)) {
+      declared.add(name);
       if (!isRecord(def)) continue;
       const set = dependsOn.get(name) ?? new Set<string>();
       for (const d of dependenciesOf(def)) set.add(d);
       dependsOn.set(name, set);
     }
   });
-  return { version, dependsOn, problems };
+  return { version, dependsOn, declared, problems };
 }
 
 export async function readComposeFacts(files: HostFiles, paths: readonly string[]): Promise<ComposeFacts> {

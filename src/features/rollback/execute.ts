@@ -3,8 +3,9 @@ import type { RollbackEnv } from './env.ts';
 import type { BuiltPlan } from './build-plan.ts';
 import { runInOrder } from './dag.ts';
 import { waitReady, type Readiness } from './health.ts';
+import type { RollbackJournal } from './journal.ts';
 import { shortId } from './naming.ts';
-import { createReplacement, cutOver, finishSwap, loadSwap, specFor, undoSwap, type Swap } from './recreate.ts';
+import { createReplacement, cutOver, finishSwap, loadSwap, replacementName, specFor, undoSwap, type Swap } from './recreate.ts';
 
 /** Services recreated at once; the Engine serialises some work anyway, this only bounds the bursts. */
 const PARALLEL = 16;
@@ -38,8 +39,10 @@ export interface ExecuteOutcome {
  * Replaces the planned services' containers in dependency order, independent services in
  * parallel, and waits for each to be ready. If any fails, every container touched is put back
  * (the old containers were only parked) and that second attempt is reported too.
+ * Every step is journaled before and after it runs, so a worker killed at any point leaves enough
+ * for another to finish or revert it (recover.ts).
  */
-export async function executeRollback(env: RollbackEnv, built: BuiltPlan, pre: RollbackManifest): Promise<ExecuteOutcome> {
+export async function executeRollback(env: RollbackEnv, built: BuiltPlan, pre: RollbackManifest, journal: RollbackJournal): Promise<ExecuteOutcome> {
   const { docker } = env;
   const timeoutMs = env.config.rollback.healthTimeoutSeconds * 1000;
   const planned = new Map(built.services.filter((p) => p.item.action === 'recreate').map((p) => [p.item.service, p]));
@@ -58,12 +61,15 @@ export async function executeRollback(env: RollbackEnv, built: BuiltPlan, pre: R
     swaps.set(service, own);
     try {
       own.push(...(await settleAll(p.containerIds.map((id) => loadSwap(docker, service, id)))));
+      for (const s of own) journal.addSwap(s);
       await settleAll(own.map(async (s) => {
-        await createReplacement(docker, s, specFor(s, p.item.targetRef, built.manifest.tag, idMap));
+        s.newName = replacementName(s);
+        const spec = specFor(s, p.item.targetRef, built.manifest.tag, idMap);
+        await journal.step('create', { swap: s }, () => createReplacement(docker, s, spec));
         if (s.newId) idMap.set(s.oldId, s.newId);
       }));
-      await settleAll(own.map((s) => cutOver(docker, s)));
-      const result = summarize(await Promise.all(own.map((s) => waitReady(docker, s.newId as string, timeoutMs, env.signal))));
+      await settleAll(own.map((s) => cutOver(docker, s, (step, fn) => journal.step(step, { swap: s }, fn))));
+      const result = summarize(await journal.step('health', { service }, () => Promise.all(own.map((s) => waitReady(docker, s.newId as string, timeoutMs, env.signal)))));
       timing(result.outcome, result.detail);
       if (result.ok) done.push(service);
       env.progress(`Rollback to ${built.manifest.tag}: ${done.length}/${planned.size} services ready${result.ok ? '' : ` · ${service} failed, undoing`}…`);
@@ -79,10 +85,12 @@ export async function executeRollback(env: RollbackEnv, built: BuiltPlan, pre: R
   const first = await runInOrder(built.plan.order, built.deps, PARALLEL, roll);
   const firstAttempt = attemptOf('rollback', built.plan.order.flat(), timings, first, Date.now() - started, planned);
   if (firstAttempt.ok) {
-    await Promise.all([...swaps.values()].flat().map((s) => finishSwap(docker, s).catch((err: unknown) => env.log.warn({ err, container: s.name }, 'parked container not removed'))));
+    await journal.phase('finishing');
+    await Promise.all([...swaps.values()].flat().map((s) => journal.step('remove-parked', { swap: s }, () => finishSwap(docker, s)).catch((err: unknown) => env.log.warn({ err, container: s.name }, 'parked container not removed'))));
     return { ok: true, attempts: [firstAttempt] };
   }
 
+  await journal.phase('undoing');
   env.progress(`Rollback to ${built.manifest.tag} failed; restoring the pre-rollback state ${pre.tag}…`);
   const undoTimings = new Map<string, ServiceTiming>();
   const touched = [...swaps.entries()].filter(([, ss]) => ss.some((s) => s.newId || s.stopped)).map(([svc]) => svc);
@@ -94,7 +102,7 @@ export async function executeRollback(env: RollbackEnv, built: BuiltPlan, pre: R
     const record = (outcome: ServiceOutcome, detail?: string) =>
       undoTimings.set(service, { service, containers: own.map((s) => s.name), fromImage: p?.item.targetImage ?? '', toImage: pre.services[service]?.imageId ?? p?.item.currentImage ?? '', outcome, ms: Date.now() - undoStarted, ...(detail ? { detail } : {}) });
     try {
-      const ids = await settleAll(own.map((s) => undoSwap(docker, s, ref, pre.tag)));
+      const ids = await settleAll(own.map((s) => journal.step('undo', { swap: s }, () => undoSwap(docker, s, ref, pre.tag))));
       // The undo is the safety net: it gets its own time budget even when the job's is spent.
       const result = summarize(await Promise.all(ids.filter((id): id is string => Boolean(id)).map((id) => waitReady(docker, id, timeoutMs))));
       record(result.ok ? 'restored' : 'failed', result.detail);

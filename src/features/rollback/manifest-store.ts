@@ -90,19 +90,27 @@ export class ManifestStore {
     }
   }
 
-  /** Every manifest, newest first: Redis's index plus any file Redis has lost. */
-  async list(): Promise<RollbackManifest[]> {
+  /**
+   * Every manifest, newest first: Redis's index plus any file Redis has lost. With `strict`
+   * (before pruning), a directory that exists but cannot be read, or a listed manifest that cannot
+   * be read, throws instead of being skipped: a store that only looks smaller must not cause deletions.
+   */
+  async list(opts: { strict?: boolean } = {}): Promise<RollbackManifest[]> {
     const tags = new Set(await this.redis.zrange(`${this.base}:index`, 0, -1));
     try {
       for (const f of await readdir(this.dir)) {
         const tag = f.replace(/\.json$/, '');
         if (f.endsWith('.json') && TAG_NAME.test(tag)) tags.add(tag);
       }
-    } catch {
-      // no directory yet: nothing was tagged on this host
+    } catch (err) {
+      // ENOENT: no directory yet, nothing was tagged on this host. Anything else: unreadable.
+      if (opts.strict && (err as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`manifest directory ${this.dir} is unreadable: ${(err as Error).message}`);
     }
-    const all = await Promise.all([...tags].map((t) => this.get(t)));
+    const all = await Promise.all([...tags].map(async (t) => [t, await this.get(t)] as const));
+    const unreadable = all.filter(([, m]) => m === undefined).map(([t]) => t);
+    if (opts.strict && unreadable.length) throw new Error(`manifests ${unreadable.slice(0, 5).join(', ')} are listed but unreadable`);
     return all
+      .map(([, m]) => m)
       .filter((m): m is RollbackManifest => m !== undefined)
       .sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt) || b.tag.localeCompare(a.tag));
   }

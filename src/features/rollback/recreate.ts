@@ -16,6 +16,8 @@ export interface Swap {
   readonly oldImage: ImageDefaults;
   readonly restartPolicy?: Docker.HostConfig['RestartPolicy'];
   readonly wasRunning: boolean;
+  /** The replacement's temporary name, chosen (and journaled) before it is created. */
+  newName?: string;
   newId?: string;
   stopped?: boolean;
   policyChanged?: boolean;
@@ -69,31 +71,55 @@ async function createFrom(docker: Docker, spec: CreateSpec, name: string): Promi
   return created.id;
 }
 
+/** Containers being created by a rollback carry this in their name until they take the real one. */
+export const NEW_MARK = '_cdb-new-';
+
+export function replacementName(swap: Pick<Swap, 'name'>): string {
+  return `${swap.name}${NEW_MARK}${randomBytes(3).toString('hex')}`;
+}
+
+export function parkedName(swap: Pick<Swap, 'name' | 'oldId'>): string {
+  return `${swap.name}${PARKED_MARK}-${shortId(swap.oldId)}`;
+}
+
 /** Creates the replacement beside the running container: a bad spec fails here, before anything stops. */
 export async function createReplacement(docker: Docker, swap: Swap, spec: CreateSpec): Promise<void> {
-  swap.newId = await createFrom(docker, spec, `${swap.name}_cdb-new-${randomBytes(3).toString('hex')}`);
+  swap.newName ??= replacementName(swap);
+  swap.newId = await createFrom(docker, spec, swap.newName);
 }
+
+export type CutOverStep = 'stop' | 'park' | 'rename' | 'start';
+/** Runs one step of a cut-over; the journal wraps each to record it before and after. */
+export type StepRunner = <T>(step: CutOverStep, fn: () => Promise<T>) => Promise<T>;
+const direct: StepRunner = (_step, fn) => fn();
 
 /**
  * Stops the old container, parks it under another name (restart policy off, so a daemon restart
  * cannot bring it back beside its replacement), gives its name to the replacement and starts that.
  */
-export async function cutOver(docker: Docker, swap: Swap): Promise<void> {
-  if (!swap.newId) throw new Error('cutOver before createReplacement');
+export async function cutOver(docker: Docker, swap: Swap, step: StepRunner = direct): Promise<void> {
+  const newId = swap.newId;
+  if (!newId) throw new Error('cutOver before createReplacement');
   const old = docker.getContainer(swap.oldId);
   const stopSeconds = swap.old.Config.StopTimeout ?? 10;
-  await ignoring([304], () => old.stop({ t: stopSeconds }));
-  swap.stopped = true;
-  if (swap.restartPolicy?.Name && swap.restartPolicy.Name !== 'no') {
-    await old.update({ RestartPolicy: { Name: 'no', MaximumRetryCount: 0 } });
-    swap.policyChanged = true;
-  }
-  await old.rename({ name: `${swap.name}${PARKED_MARK}-${shortId(swap.oldId)}` });
-  swap.parked = true;
-  const replacement = docker.getContainer(swap.newId);
-  await replacement.rename({ name: swap.name });
-  swap.newNamed = true;
-  await replacement.start();
+  await step('stop', async () => {
+    await ignoring([304], () => old.stop({ t: stopSeconds }));
+    swap.stopped = true;
+  });
+  await step('park', async () => {
+    if (swap.restartPolicy?.Name && swap.restartPolicy.Name !== 'no') {
+      await old.update({ RestartPolicy: { Name: 'no', MaximumRetryCount: 0 } });
+      swap.policyChanged = true;
+    }
+    await old.rename({ name: parkedName(swap) });
+    swap.parked = true;
+  });
+  const replacement = docker.getContainer(newId);
+  await step('rename', async () => {
+    await replacement.rename({ name: swap.name });
+    swap.newNamed = true;
+  });
+  await step('start', () => replacement.start());
 }
 
 /**

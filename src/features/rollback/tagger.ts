@@ -3,7 +3,7 @@ import type { ManifestService, RollbackManifest, TagKind } from '../../shared/co
 import { dockerCall } from '../../host/docker-errors.ts';
 import { mapLimit } from '../../shared/map-limit.ts';
 import type { RollbackEnv } from './env.ts';
-import { newTagName, repoComponent, ROLLBACK_REPO_ROOT, rollbackRef, rollbackRepo, tagOfRef } from './naming.ts';
+import { newTagName, rollbackRef, rollbackRepo, tagOfRef } from './naming.ts';
 import { representative, takeSnapshot, type StackSnapshot } from './snapshot.ts';
 import { readPins } from './overlay.ts';
 
@@ -72,30 +72,54 @@ export async function protectedTags(env: RollbackEnv, snapshot: StackSnapshot): 
 
 /**
  * Keeps the newest `rollback.keep` manifests (plus protected ones) and removes the image tags of
- * the rest. Removal is never forced: an image goes only when that leaves it untagged and unused.
+ * the rest: only the tags those manifests list (`cdb-rollback/<project>/<service>:<tag>`), never
+ * "whatever else is under the project's namespace", which may be another deployment's (same
+ * Engine and project name, other Redis or manifest directory). Every untag is logged. When the
+ * manifest store cannot be read, or looks empty, nothing is pruned. Removal is never forced: an
+ * image goes only when that leaves it untagged and unused; a manifest goes once all its tags have.
  */
 export async function prune(env: RollbackEnv, alsoKeep: ReadonlySet<string>): Promise<string[]> {
-  const manifests = await env.store.list();
+  let manifests: RollbackManifest[];
+  try {
+    manifests = await env.store.list({ strict: true });
+  } catch (err) {
+    env.log.warn({ err, project: env.project }, 'manifest store unreadable: no rollback tag pruned');
+    return [];
+  }
+  if (!manifests.length) {
+    env.log.warn({ project: env.project }, 'no manifests found (a lost store?): no rollback tag pruned');
+    return [];
+  }
   const keep = new Set([...manifests.slice(0, env.config.rollback.keep).map((m) => m.tag), ...alsoKeep]);
   const pruned: string[] = [];
   for (const m of manifests) {
-    if (keep.has(m.tag)) continue;
+    if (keep.has(m.tag) || m.project !== env.project) continue;
+    let kept = false;
+    for (const [service, s] of Object.entries(m.services)) {
+      const ref = rollbackRef(env.project, service, m.tag);
+      if (s.ref !== ref) {
+        env.log.warn({ tag: m.tag, service, ref: s.ref }, 'manifest names a tag outside this project’s namespace: left alone');
+        continue;
+      }
+      try {
+        await dockerCall('remove a rollback tag', () => env.docker.getImage(ref).remove({ force: false, noprune: false }));
+        env.log.info({ ref, tag: m.tag, service }, 'rollback tag removed');
+      } catch (err) {
+        const status = statusCode(err);
+        if (status === 404) {
+          env.log.info({ ref, tag: m.tag, service }, 'rollback tag already gone');
+        } else if (status === 409) {
+          // The last reference of an image a container still uses: it goes on a later prune.
+          kept = true;
+          env.log.info({ ref, tag: m.tag, service }, 'rollback tag kept for now: its image is in use');
+        } else {
+          throw err;
+        }
+      }
+    }
+    if (kept) continue;
     await env.store.delete(m.tag);
     pruned.push(m.tag);
-  }
-  const images = await dockerCall('list images', () => env.docker.listImages({ filters: { reference: [`${ROLLBACK_REPO_ROOT}/${repoComponent(env.project)}/*`] } }));
-  const stale = images.flatMap((img) => (img.RepoTags ?? []).filter((ref) => {
-    const t = tagOfRef(ref);
-    return t !== undefined && !keep.has(t);
-  }));
-  for (const ref of stale) {
-    try {
-      await env.docker.getImage(ref).remove({ force: false, noprune: false });
-    } catch (err) {
-      // 409: the last reference of an image a container still uses; it goes on a later prune.
-      if (statusCode(err) !== 404 && statusCode(err) !== 409) throw err;
-      env.log.info({ ref, status: statusCode(err) }, 'rollback tag kept for now');
-    }
   }
   if (pruned.length) env.log.info({ pruned }, 'rollback tags pruned');
   return pruned;

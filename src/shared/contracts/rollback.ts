@@ -148,6 +148,22 @@ export interface RollbackAttempt {
   readonly services: readonly ServiceTiming[];
 }
 
+/**
+ * Set when the worker that ran a rollback died and another finished or reverted it from the
+ * journal (src/rollback/recover.ts): what happened, and what serves now.
+ */
+export interface RollbackRecovery {
+  /** Where the first worker stopped, e.g. "at `stop` of web (cdb_web_1)" or "after `create` of web (…)". */
+  readonly interruptedAt: string;
+  readonly outcome: 'finished' | 'reverted' | 'partial' | 'nothing-changed';
+  /** The worker that recovered it (host#pid). */
+  readonly by: string;
+  readonly services: ReadonlyArray<{ readonly service: string; readonly outcome: 'rolled back' | 'restored' | 'failed'; readonly detail?: string }>;
+  readonly serving: ReadonlyArray<{ readonly service: string; readonly container: string; readonly image: string; readonly ref: string; readonly state: string }>;
+  /** Leftover containers (`…_cdb-new-…`, `…_cdb-parked-…`) it removed. */
+  readonly removed: readonly string[];
+}
+
 export interface RollbackResult {
   readonly mode: 'rollback';
   readonly project: string;
@@ -159,6 +175,7 @@ export interface RollbackResult {
   readonly overlay: { readonly path?: string; readonly written: boolean; readonly note?: string };
   readonly totalMs: number;
   readonly targetMs: number;
+  readonly recovery?: RollbackRecovery;
 }
 
 export interface ClearResult {

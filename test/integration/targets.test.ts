@@ -41,13 +41,15 @@ describe('many targets: a worker per target on its own queue', () => {
     });
     services.stderr?.setEncoding('utf8').on('data', (c: string) => (childLog = (childLog + c).slice(-5000)));
   };
-  const posted = (match: RegExp, channel = CHANNEL) => h.slack.waitForCall((c) => c.method === 'chat.postMessage' && c.args.channel === channel && match.test(`${String(c.args.text)} ${JSON.stringify(c.args.blocks ?? [])}`), 60_000);
+  /** A message posted after call number `mark` (older notices, e.g. a heartbeat that lagged under load, do not count). */
+  const posted = (match: RegExp, channel = CHANNEL, mark = 0) => h.slack.waitForCall((c) => h.slack.calls.indexOf(c) >= mark && c.method === 'chat.postMessage' && c.args.channel === channel && match.test(`${String(c.args.text)} ${JSON.stringify(c.args.blocks ?? [])}`), 60_000);
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'cdbt-targets-'));
     file = {
       targets: [{ name: 'web', project: projects.web }, { name: 'services', project: projects.services }],
-      workerStaleSeconds: 5,
+      // Short, so the test sees a worker go within seconds (production default: 30).
+      workerStaleSeconds: 6,
       redis: { prefix: `cdbt-${suffix}` },
       channels: { commands: [CHANNEL], alerts: ALERTS },
       roles: { viewer: { users: [OPERATOR] }, operator: { users: [OPERATOR] }, approver: { users: [APPROVER] } },
@@ -144,9 +146,10 @@ describe('many targets: a worker per target on its own queue', () => {
   it('a target whose worker died is refused at once, the other keeps working, and the alerts channel hears both ways', async () => {
     h.slack.reset();
     web = await startWorkerProcess(buildConfig(file, { REDIS_URL }, '(web worker)'), h.log, undefined, { targets: 'web' });
+    let mark = h.slack.calls.length;
     services?.kill('SIGKILL');
     await new Promise((r) => services?.once('exit', r));
-    const gone = await posted(/Target \*services\*: no worker has been seen for \d+ s/, ALERTS);
+    const gone = await posted(/Target \*services\*: no worker has been seen for \d+ s/, ALERTS, mark);
     expect(String(gone.args.text)).not.toMatch(/web/);
     expect(await ack('status --on services')).toMatch(/No worker for target `services` has been seen for \d+ s, so the command was not queued/);
     expect(await ack('status')).toMatch(/services: NO WORKER — none seen for \d+ s/);
@@ -154,8 +157,9 @@ describe('many targets: a worker per target on its own queue', () => {
     expect(await ack('status --on web')).toMatch(/on its way/);
     await posted(new RegExp(`\\[web\\][^]*${projects.web}`));
 
+    mark = h.slack.calls.length;
     await startServices();
-    await posted(/Target \*services\*: a worker is back/, ALERTS);
+    await posted(/Target \*services\*: a worker is back/, ALERTS, mark);
     expect(await ack('status --on services'), childLog).toMatch(/on its way/);
     await posted(new RegExp(`\\[services\\][^]*${projects.services}`));
   });

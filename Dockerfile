@@ -1,9 +1,10 @@
 # cdb-chatops image, shared by the bot and the worker (compose/docker-compose.yml picks the entry point).
 # TypeScript runs through tsx at run time (no build step), so tsx is a runtime dependency.
 #
-# Not built in this repository's CI (no registry to pull node:20-bookworm-slim from); see compose/README.md.
-# No HEALTHCHECK here on purpose: bot and worker need different checks, and their checks need the
-# Redis address and password file that only the compose file defines (it sets the healthchecks).
+# `npm test` builds it with NODE_IMAGE=cdb-test/node-base (this machine's node on busybox, no registry)
+# and runs it as bot and worker (test/integration/image.test.ts); see compose/README.md.
+# No HEALTHCHECK here on purpose: bot and worker listen on different HEALTH_PORTs, which only the
+# compose file sets (its healthchecks call GET /healthz).
 
 ARG NODE_IMAGE=node:20-bookworm-slim
 

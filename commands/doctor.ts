@@ -17,6 +17,8 @@ export default defineCommand({
   ].join('\n'),
   examples: ['doctor', 'doctor secret-files password-contract', 'doctor ports', 'doctor --fix'],
   role: 'viewer',
+  // --fix changes the stack: refused up front for viewers, before any approval request is posted.
+  roleFor: (args) => (args.fix ? 'operator' : 'viewer'),
   positionals: ['...checks'],
   args: doctorArgs,
   // `approvals.commands` lists doctor by default: only the destructive fixes need a second person.

@@ -73,18 +73,18 @@ export default defineCommand({
     if (r.query) foot.push(context(`LogQL: \`${esc(clip(r.query.replace(/`/g, "'"), 2000))}\``));
     if (!r.lines.length) {
       const where = r.containers.length ? `\`${r.containers.map(esc).join('`, `')}\`` : 'the service';
-      return { text: `Logs of ${r.service}: no lines`, blocks: [section(`${title}\nNo lines from ${where} in the last ${esc(r.since)}${r.filter !== undefined ? ' match the filter' : ''}.`), ...foot] };
+      return { text: `Logs of ${esc(r.service)}: no lines`, blocks: [section(`${title}\nNo lines from ${where} in the last ${esc(r.since)}${r.filter !== undefined ? ' match the filter' : ''}.`), ...foot] };
     }
     const text = r.lines.map((l) => lineText(r, l)).join('\n');
     const more = r.truncated ? ` Only the newest ${r.lines.length} are shown; narrow with a filter or \`--since\`.` : '';
     if (text.length <= INLINE_MAX_CHARS && r.lines.length <= INLINE_MAX_LINES) {
-      return { text: `Logs of ${r.service}: ${summary(r)}`, blocks: [section(`${title}${esc(more)}`), section(code(text)), ...foot] };
+      return { text: `Logs of ${esc(r.service)}: ${esc(summary(r))}`, blocks: [section(`${title}${esc(more)}`), section(code(text)), ...foot] };
     }
     const preview = r.lines.slice(-PREVIEW_LINES).map((l) => lineText(r, l)).join('\n');
     return {
-      text: `Logs of ${r.service}: ${summary(r)} (attached as a file)`,
+      text: `Logs of ${esc(r.service)}: ${esc(summary(r))} (attached as a file)`,
       blocks: [section(`${title}\nThe newest ${Math.min(PREVIEW_LINES, r.lines.length)} are below; all ${r.lines.length} are in the file in this thread.${esc(more)}`), section(code(preview)), ...foot],
-      file: { filename: `${r.service}-logs.txt`, title: `${r.service} logs (${summary(r)})`, content: `${text}\n` },
+      file: { filename: `${r.service}-logs.txt`, title: esc(`${r.service} logs (${summary(r)})`), content: `${text}\n` },
     };
   },
   text(r: LogsResult) {

@@ -6,6 +6,7 @@ import { applyFixes, describePlan } from '../src/features/doctor/fix.ts';
 import { destructivePlan } from '../src/features/doctor/fix-plan.ts';
 import { assertMayFix } from '../src/features/doctor/may-fix.ts';
 import { runDoctor } from '../src/features/doctor/run-doctor.ts';
+import { redisPersistenceFinding } from '../src/features/doctor/redis-persistence.ts';
 import { lastRunKey, readLastRun, reportIfChanged } from '../src/features/doctor/scheduled.ts';
 import { isScheduledRun } from '../src/features/doctor/schedule.ts';
 
@@ -32,7 +33,10 @@ export default defineJob({
       }
       ctx.progress(`Examining ${ctx.config.stack.project}…`);
       const first = await runDoctor({ docker: ctx.docker, config: ctx.config, files, checks, signal: ctx.signal });
-      if (!args.fix) return first.result;
+      // cdb's own Redis: a run line, since it is about the bot's state, not the stack under inspection.
+      const persistence = await redisPersistenceFinding(ctx.redis);
+      const noted = (r: DoctorResult): DoctorResult => (persistence ? { ...r, findings: [...r.findings, persistence] } : r);
+      if (!args.fix) return noted(first.result);
       if (destructive) {
         const now = destructivePlan(ctx.config.stack.project, first.fixes);
         if (now.fingerprint !== args.expectPlan) {
@@ -43,7 +47,7 @@ export default defineJob({
       const outcomes = await applyFixes(ctx.docker, first.fixes, { timeoutMs, destructive, signal: ctx.signal });
       // After a change, report the stack as it is now, not as it was.
       const after = outcomes.some((o) => o.outcome === 'done') ? await runDoctor({ docker: ctx.docker, config: ctx.config, files, checks, signal: ctx.signal }) : first;
-      return { ...after.result, fixes: outcomes };
+      return { ...noted(after.result), fixes: outcomes };
     } finally {
       await files.close();
     }

@@ -2,6 +2,7 @@ import type { App, BlockAction, ButtonAction } from '@slack/bolt';
 import { ALERT_ACTION, ALERT_ACTION_IDS, alertButtonValueSchema, type AlertButtonValue } from '../shared/contracts/alerts.ts';
 import { actorSchema, type Actor, type Origin } from '../shared/contracts/envelope.ts';
 import { dispatch, type DispatchDeps } from './dispatch.ts';
+import { defang } from '../shared/render/blocks.ts';
 
 const registered = new WeakSet<App>();
 
@@ -74,7 +75,7 @@ export function registerAlertActions(app: App, deps: DispatchDeps): void {
       return;
     }
     const say = (text: string) =>
-      client.chat.postEphemeral({ channel: click.channel, user: click.actor.userId, thread_ts: click.threadTs, text }).catch((err: unknown) => log.warn({ err }, 'ephemeral answer to an alert button not sent'));
+      client.chat.postEphemeral({ channel: click.channel, user: click.actor.userId, thread_ts: click.threadTs, text: defang(text) }).catch((err: unknown) => log.warn({ err }, 'ephemeral answer to an alert button not sent'));
     if (click.channel !== config.channels.alerts) {
       await say('These buttons act only on incidents in the alerts channel.');
       return;

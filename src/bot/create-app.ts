@@ -16,9 +16,21 @@ import { ACTION_IDS } from '../shared/approval/message.ts';
 import { ApprovalService } from './approval/service.ts';
 import { ApprovalStore } from '../shared/approval/store.ts';
 import { registerAlertActions } from './alert-actions.ts';
+import { defang } from '../shared/render/blocks.ts';
+import { ackSeconds } from '../shared/metrics.ts';
 
 /** Slack wants an answer within 3 s; anything slower is acked first and answered through response_url. */
 export const ACK_BUDGET_MS = 2000;
+
+/**
+ * The Web API client's own retries, bounded: its default is 10 retries over about 30 minutes, which
+ * inside a reply delivery would hold that thread for half an hour. The reply consumer retries a
+ * delivery a few more times itself (reply-consumer.ts), and each call gives up after `timeout`.
+ */
+export const SLACK_CLIENT_LIMITS = {
+  retryConfig: { retries: 2, factor: 2, minTimeout: 500, maxTimeout: 2000, maxRetryTime: 8000, randomize: true },
+  timeout: 15_000,
+} as const;
 
 export interface BotDeps {
   readonly config: Config;
@@ -42,7 +54,7 @@ function requireSecret(value: string | undefined, name: string): string {
 export function createSlackApp(deps: BotDeps): SlackApp {
   const { config, log, redis } = deps;
   const token = requireSecret(config.secrets.slackBotToken, 'SLACK_BOT_TOKEN');
-  const clientOptions = config.slack.apiUrl ? { slackApiUrl: config.slack.apiUrl } : undefined;
+  const clientOptions = { ...(config.slack.apiUrl ? { slackApiUrl: config.slack.apiUrl } : {}), ...SLACK_CLIENT_LIMITS };
   const common = { token, logger: boltLogger(log), clientOptions };
   const app =
     config.slack.mode === 'http'
@@ -55,23 +67,35 @@ export function createSlackApp(deps: BotDeps): SlackApp {
   const approvals = new ApprovalService({ config, registry: deps.registry, jobs: deps.jobs, redis, audit: deps.audit, log, store, client: app.client, groups });
   registerAlertActions(app, { ...deps, groups, approvals });
 
-  app.command(config.slack.command, async ({ command, ack, respond }) => {
+  app.command(config.slack.command, async ({ command, ack: sendAck, respond }) => {
+    const stopTimer = ackSeconds.startTimer();
+    const ack: typeof sendAck = (response) => sendAck(response).finally(() => stopTimer());
+    // A job command is acked as soon as it is validated and authorised (onAccepted), before its
+    // enqueue and audit round trips; a failure there follows through response_url.
+    let early: (o: DispatchOutcome) => void = () => undefined;
+    const accepted = new Promise<DispatchOutcome>((resolve) => {
+      early = resolve;
+    });
     const pending: Promise<DispatchOutcome> = dispatch(
       {
         text: command.text,
         actor: { userId: command.user_id, teamId: command.team_id, name: command.user_name },
         origin: { kind: 'slack', channel: command.channel_id },
       },
-      { ...deps, groups, approvals },
+      { ...deps, groups, approvals, onAccepted: (o) => early(o) },
     );
-    const quick = await Promise.race([pending, new Promise<null>((r) => setTimeout(() => r(null), ACK_BUDGET_MS))]);
+    let budget: NodeJS.Timeout | undefined;
+    const quick = await Promise.race([pending, accepted, new Promise<null>((r) => (budget = setTimeout(() => r(null), ACK_BUDGET_MS)))]);
+    clearTimeout(budget);
     if (quick) {
-      await ack({ response_type: 'ephemeral', ...quick.ephemeral });
+      await ack(defang({ response_type: 'ephemeral', ...quick.ephemeral }));
+      const final = await pending;
+      if (final !== quick && !final.ok) await respond(defang({ response_type: 'ephemeral', replace_original: true, ...final.ephemeral }));
       return;
     }
     await ack({ response_type: 'ephemeral', text: ':hourglass_flowing_sand: Working on it…' });
     const outcome = await pending;
-    await respond({ response_type: 'ephemeral', replace_original: true, ...outcome.ephemeral });
+    await respond(defang({ response_type: 'ephemeral', replace_original: true, ...outcome.ephemeral }));
   });
 
   // Approve / Deny / Cancel: acknowledged at once, then decided against the record in Redis.

@@ -6,13 +6,14 @@ import { OpsError, toUserError } from '../shared/errors.ts';
 import type { AuditLog } from '../shared/audit/audit.ts';
 import { authorize, checkChannel, type GroupDirectory } from '../shared/auth/authorize.ts';
 import { resolveCommand, type Registry } from '../shared/registry/registry.ts';
-import type { SlackMessage } from '../shared/registry/define-command.ts';
+import { requiredRole, type SlackMessage } from '../shared/registry/define-command.ts';
 import { plainText } from '../shared/render/blocks.ts';
 import { needsApproval } from '../shared/approval/policy.ts';
 import type { ApprovalGateway } from './approval/service.ts';
 import { enqueue, targetsViewOf, type JobsQueue } from './job-router.ts';
 import { isMultiTarget, resolveTarget } from '../shared/targets.ts';
 import { slackDate } from '../shared/approval/message.ts';
+import { commandLabel, commandsTotal } from '../shared/metrics.ts';
 
 export interface DispatchDeps {
   readonly config: Config;
@@ -23,6 +24,12 @@ export interface DispatchDeps {
   readonly log: Logger;
   /** Two-person approval (Slack only); without it, commands needing approval are refused. */
   readonly approvals?: ApprovalGateway;
+  /**
+   * Called with the answer as soon as a job command is validated and authorised, before the enqueue
+   * and audit round trips to Redis: Slack can be acked then (BENCHMARKS.md, ack). If the enqueue
+   * fails afterwards, dispatch still resolves with the error, for the caller to send as a follow-up.
+   */
+  readonly onAccepted?: (outcome: DispatchOutcome) => void;
 }
 
 export interface CommandRequest {
@@ -61,12 +68,14 @@ export async function dispatch(req: CommandRequest, deps: DispatchDeps): Promise
     commandName = command.name;
     args = parsed;
     if (command.role !== 'everyone') checkChannel(req.origin.channel, deps.config);
-    await authorize(req.actor, command.role, deps.config, deps.groups);
+    // The role for what is asked (e.g. doctor --fix), before any job or approval request exists.
+    await authorize(req.actor, requiredRole(command, parsed), deps.config, deps.groups);
     if (command.kind === 'answer') {
       const answerCtx = { actor: req.actor, origin: req.origin, registry: deps.registry, approvals: deps.approvals?.reader, targets: targetsViewOf(deps.jobs) };
       const message = await command.answer(parsed, answerCtx);
       const plain = await command.text(parsed, answerCtx);
       await deps.audit.record({ requestId, command: command.name, args, actor: req.actor, via, outcome: 'answered', durationMs: Date.now() - started });
+      commandsTotal.inc({ command: command.name, outcome: 'answered' });
       return { requestId, ephemeral: message, plain, enqueued: false, ok: true };
     }
     // Only the bare command (`/cdb status`): `/cdb status web` still asks which target `web` is on.
@@ -85,20 +94,29 @@ export async function dispatch(req: CommandRequest, deps: DispatchDeps): Promise
       }
       const record = await deps.approvals.request(command, parsed, req.actor, req.origin, target);
       log.info({ cmd: command.name, approvalId: record.id }, 'approval requested');
+      commandsTotal.inc({ command: command.name, outcome: 'approval_requested' });
       const text = `\`/cdb ${command.name}\` needs a second person’s approval. I posted the request in this channel (request \`${record.id}\`); it expires ${slackDate(record.expiresAt)}. You can cancel it there.`;
       return { requestId: record.id, ephemeral: { text: `:lock: ${text}` }, plain: plainText(text), enqueued: false, ok: true };
     }
     const envelope: JobEnvelope = { requestId, command: command.name, args, actor: req.actor, origin: req.origin, requestedAt: started, ...(target ? { target } : {}) };
+    const text = `\`/cdb ${command.name}\`${target ? ` on \`${target}\`` : ''} is on its way (request \`${requestId}\`). The result will be posted here.`;
+    const accepted: DispatchOutcome = { requestId, ephemeral: { text: `:hourglass_flowing_sand: ${text}` }, plain: plainText(text), enqueued: true, ok: true };
+    if (deps.onAccepted) {
+      deps.onAccepted(accepted);
+      // Let the acks of requests that arrived together go out before this one's Redis work.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
     // The job id is the request id: a retried enqueue of the same request cannot run twice.
     await enqueue(deps.jobs, command.job, envelope, { jobId: requestId, removeOnComplete: 1000, removeOnFail: 5000 });
     await deps.audit.record({ requestId, command: command.name, args, actor: req.actor, via, outcome: 'accepted' });
     log.info({ cmd: command.name }, 'job enqueued');
-    const text = `\`/cdb ${command.name}\`${target ? ` on \`${target}\`` : ''} is on its way (request \`${requestId}\`). The result will be posted here.`;
-    return { requestId, ephemeral: { text: `:hourglass_flowing_sand: ${text}` }, plain: plainText(text), enqueued: true, ok: true };
+    commandsTotal.inc({ command: command.name, outcome: 'accepted' });
+    return accepted;
   } catch (err) {
     const user = toUserError(err, requestId);
     if (user.code === 'INTERNAL') log.error({ err }, 'dispatch failed');
     await deps.audit.record({ requestId, command: commandName, args, actor: req.actor, via, outcome: 'rejected', code: user.code, durationMs: Date.now() - started });
+    commandsTotal.inc({ command: commandLabel(commandName, (n) => deps.registry.has(n)), outcome: 'rejected' });
     return { requestId, ephemeral: { text: `:warning: ${user.message}` }, plain: `✗ ${plainText(user.message)}`, enqueued: false, ok: false };
   }
 }

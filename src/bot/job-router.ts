@@ -48,11 +48,15 @@ export class JobRouter {
   private readonly queues = new Map<string, Queue>();
   private readonly staleMs: number;
 
-  constructor(private readonly config: Config, connection: Redis) {
+  constructor(private readonly config: Config, connection: Redis, onError?: (err: Error) => void) {
     this.targets = listTargets(config);
     this.heartbeats = new HeartbeatReader(connection, keyPrefix(config));
     this.staleMs = config.workerStaleSeconds * 1000;
-    for (const t of this.targets) this.queues.set(t.name, new Queue(t.queue, { connection, prefix: queuePrefix(config) }));
+    for (const t of this.targets) {
+      const q = new Queue(t.queue, { connection, prefix: queuePrefix(config) });
+      if (onError) q.on('error', onError);
+      this.queues.set(t.name, q);
+    }
   }
 
   queue(target: string | undefined): Queue {
@@ -75,6 +79,16 @@ export class JobRouter {
   /** An approved job is queued even without a live worker: its request goes stale if none starts it in time. */
   async add(name: string, data: JobEnvelope, opts?: JobsOptions): Promise<Job> {
     return enqueue(this, name, data, opts);
+  }
+
+  /** One BullMQ queue per target (for the queue gauges of /metrics). */
+  all(): Queue[] {
+    return [...this.queues.values()];
+  }
+
+  /** Every job added to any target's queue (the bot's lost-job tracking). */
+  onWaiting(fn: (job: Job) => void): void {
+    for (const q of this.queues.values()) q.on('waiting', fn);
   }
 
   async getJob(id: string): Promise<Job | undefined> {

@@ -11,7 +11,7 @@ function seconds(ms: number): string {
 export function replyToSlack(reply: Exclude<Reply, { type: 'notice' }>, registry: Registry): SlackMessage {
   if (reply.type === 'progress') {
     const on = reply.target ? `[${reply.target}] ` : '';
-    return { text: `:hourglass_flowing_sand: ${on}${reply.text}`, blocks: [section(`:hourglass_flowing_sand: ${esc(on + reply.text)}`)] };
+    return { text: `:hourglass_flowing_sand: ${esc(on + reply.text)}`, blocks: [section(`:hourglass_flowing_sand: ${esc(on + reply.text)}`)] };
   }
   if (reply.type === 'error') {
     const text = `:x: \`/cdb ${reply.command}\`${reply.target ? ` on \`${reply.target}\`` : ''} failed: ${reply.message}`;

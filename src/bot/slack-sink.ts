@@ -1,6 +1,6 @@
 import type { WebClient } from '@slack/web-api';
 import type { Redis } from 'ioredis';
-import type { Block } from '../shared/render/blocks.ts';
+import { defang, type Block } from '../shared/render/blocks.ts';
 import type { Notice, Reply } from '../shared/contracts/envelope.ts';
 import type { Registry } from '../shared/registry/registry.ts';
 import type { ReplySink } from './reply-consumer.ts';
@@ -29,7 +29,9 @@ export class SlackSink implements ReplySink {
     const key = `${this.keyPrefix}:reply:${reply.requestId}`;
     const state = await this.redis.hgetall(key);
     if (state.done && reply.type === 'progress') return;
-    const message = replyToSlack(reply, this.registry);
+    // Renderers escape what users typed; defang is the net for whatever one forgot (file contents excepted).
+    const { file, ...rest } = replyToSlack(reply, this.registry);
+    const message = { ...defang(rest), file: file && { ...file, title: defang(file.title ?? file.filename) } };
     let ts = state.ts;
     if (ts) {
       await this.client.chat.update({ channel, ts, text: message.text, blocks: message.blocks });
@@ -43,7 +45,7 @@ export class SlackSink implements ReplySink {
       const { filename, content, title } = message.file;
       const thread = reply.origin.threadTs ?? ts;
       const where = thread ? { channel_id: channel, thread_ts: thread } : { channel_id: channel };
-      await this.client.files.uploadV2({ ...where, filename, title: title ?? filename, content });
+      await this.client.files.uploadV2({ ...where, filename: defang(filename), title, content });
       await this.redis.hset(key, 'file', '1');
     }
     const thread = reply.origin.threadTs ?? ts;
@@ -65,7 +67,8 @@ export class SlackSink implements ReplySink {
     if (!channel) return;
     const key = `${this.keyPrefix}:notice:${channel}:${n.key}`;
     const rootTs = await this.redis.get(key);
-    const blocks = n.blocks as Block[] | undefined;
+    const blocks = defang(n.blocks as Block[] | undefined);
+    n = { ...n, text: defang(n.text) };
     if (rootTs && n.action === 'update-root') {
       await this.client.chat.update({ channel, ts: rootTs, text: n.text, blocks });
     } else if (rootTs && n.action === 'thread') {

@@ -4,6 +4,7 @@ import { createLogger } from '../shared/log.ts';
 import { startBot, startBotCore, consumeReplies } from './start-bot.ts';
 import { ConsoleSink, runLocalConsole } from './local-console.ts';
 import { startWorkerProcess } from './start-worker.ts';
+import { startWorkerHealth } from './worker-health.ts';
 import { fatal, onShutdown } from './shutdown.ts';
 
 /**
@@ -18,10 +19,18 @@ try {
   // The demo keeps logs quiet so the prompt stays readable; LOG_LEVEL=info brings them back.
   const level = process.env.LOG_LEVEL ?? (demo ? 'warn' : 'info');
   const worker = await startWorkerProcess(config, createLogger({ name: 'cdb-worker', level }));
+  // One process: the worker's endpoint (Redis and Docker) covers both halves, and the counters are shared.
+  // A second dev process on this machine finds the port taken: that must not stop local use.
+  const healthLog = createLogger({ name: 'cdb-health', level });
+  const health = await startWorkerHealth(config, worker, healthLog).catch((err: unknown) => {
+    healthLog.warn({ err: { message: (err as Error).message } }, 'health endpoint not started (set HEALTH_PORT)');
+    return undefined;
+  });
   if (!demo) {
     const log = createLogger({ name: 'cdb-bot' });
     const bot = await startBot(config, log);
     onShutdown(log, async () => {
+      await health?.close();
       await bot.close();
       await worker.close();
     });
@@ -35,6 +44,7 @@ try {
     await runLocalConsole({ config, core, log, input: process.stdin, output: process.stdout });
     await replies.close();
     await core.close();
+    await health?.close();
     await worker.close();
     process.exit(0);
   }

@@ -5,7 +5,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../shared/config/schema.ts';
 import { AuditLog } from '../shared/audit/audit.ts';
-import { connectRedis, keyPrefix, queuePrefix } from '../shared/queue/names.ts';
+import { connectRedis, keyPrefix, queuePrefix, redisErrorReporter } from '../shared/queue/names.ts';
 import { JobRouter } from '../bot/job-router.ts';
 import { loadRegistry, type Registry } from '../shared/registry/registry.ts';
 import { createSlackApp } from '../bot/create-app.ts';
@@ -14,6 +14,7 @@ import { SlackSink } from '../bot/slack-sink.ts';
 import { ApprovalAwareSink, startApprovalSweeper } from '../bot/approval/sweeper.ts';
 import { startTargetWatch } from '../bot/target-watch.ts';
 import { isMultiTarget } from '../shared/targets.ts';
+import { AwaitedJobs } from '../bot/awaited-jobs.ts';
 
 export interface BotCore {
   readonly redis: Redis;
@@ -28,7 +29,7 @@ export async function startBotCore(config: Config, log: Logger, registryOverride
   const redis = connectRedis(config, log);
   const registry = registryOverride ?? (await loadRegistry());
   // One queue per target (just `jobs` for a single stack); refuses targets without a live worker.
-  const jobs = new JobRouter(config, redis);
+  const jobs = new JobRouter(config, redis, redisErrorReporter(redis, log));
   const audit = new AuditLog(redis, log, `${keyPrefix(config)}:audit`, config.audit.streamMaxLen);
   return {
     redis, registry, jobs, audit,
@@ -40,11 +41,13 @@ export async function startBotCore(config: Config, log: Logger, registryOverride
 }
 
 export function consumeReplies(config: Config, core: BotCore, sink: ReplySink, log: Logger): Worker {
-  return startReplyConsumer({ connection: core.redis, prefix: queuePrefix(config), sink, log });
+  return startReplyConsumer({ connection: core.redis, prefix: queuePrefix(config), sink, log, onError: redisErrorReporter(core.redis, log) });
 }
 
 export interface RunningBot {
   readonly app: App;
+  /** Its Redis connection and queue, for /healthz and /metrics. */
+  readonly core: BotCore;
   /** Set in HTTP mode: the server Bolt listens on (its port may be 0 in tests). */
   readonly server?: Server;
   close(): Promise<void>;
@@ -55,24 +58,31 @@ export async function startBot(config: Config, log: Logger, registry?: Registry)
   const core = await startBotCore(config, log, registry);
   const { app, approvals } = createSlackApp({ config, registry: core.registry, jobs: core.jobs, audit: core.audit, log, redis: core.redis });
   const slackSink = new SlackSink(app.client, core.redis, core.registry, keyPrefix(config), config.channels.alerts);
-  const replies = consumeReplies(config, core, new ApprovalAwareSink(slackSink, approvals), log);
+  const sink = new ApprovalAwareSink(slackSink, approvals);
+  // What the bot enqueued and waits on: a job that vanishes from Redis is reported as lost, not silence.
+  const awaited = new AwaitedJobs({ jobs: core.jobs, redis: core.redis, keyPrefix: keyPrefix(config), sink, log });
+  awaited.attach();
+  await awaited.load();
+  const replies = consumeReplies(config, core, awaited.observe(sink), log);
+  const lostCheck = awaited.start();
   const started: unknown = config.slack.mode === 'http' ? await app.start(config.slack.port) : await app.start();
   const server = config.slack.mode === 'http' ? (started as Server) : undefined;
   // Expiry, recovery of approved-but-unqueued requests and the group mirror; all state is in Redis.
   const sweeper = startApprovalSweeper(approvals, log);
-  const sink = new ApprovalAwareSink(slackSink, approvals);
   // Targets whose workers disappear (or come back) are announced once in the alerts channel.
   const watch = isMultiTarget(config) || config.targets?.length ? startTargetWatch({ redis: core.redis, prefix: keyPrefix(config), overview: () => core.jobs.overview(), notify: (n) => sink.deliver(n), log }) : undefined;
   log.info({ mode: config.slack.mode, project: config.stack.project }, 'bot started');
   let closed = false;
   return {
     app,
+    core,
     server,
     async close() {
       if (closed) return;
       closed = true;
       await sweeper.stop();
       await watch?.close();
+      await lostCheck.stop();
       await app.stop();
       await replies.close();
       await core.close();

@@ -1,3 +1,5 @@
+import type Docker from 'dockerode';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../shared/config/schema.ts';
 import { connectRedis, keyPrefix } from '../shared/queue/names.ts';
@@ -13,6 +15,9 @@ import { startWgRecovery } from '../features/rotation/wireguard/recovery-loop.ts
 import { startRecoverySweeper } from '../features/rollback/recovery-sweeper.ts';
 
 export interface RunningWorkerProcess {
+  /** Its Redis connection and Engine client, for /healthz and /metrics. */
+  readonly connection: Redis;
+  readonly docker: Docker;
   close(): Promise<void>;
 }
 
@@ -69,6 +74,9 @@ export async function startWorkerProcess(config: Config, log: Logger, jobsOverri
   const wgRecovery = startWgRecovery({ config, connection, log, send: (r) => first.replies.send(r) });
   log.info({ jobs: [...jobs.keys()], targets, concurrency: config.worker.concurrency }, 'worker started');
   return {
+    connection,
+    // /healthz checks the first served target's engine (a worker on a host serves that host's target).
+    docker: beats[0]?.docker ?? createDocker(config),
     async close() {
       // Running jobs (a rollback) finish before close() resolves; their journals end with them.
       for (const s of sweepers) await s.stop();

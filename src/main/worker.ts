@@ -1,6 +1,7 @@
 import { loadConfig, slackCredentialsIn } from '../shared/config/load.ts';
 import { createLogger } from '../shared/log.ts';
 import { startWorkerProcess } from './start-worker.ts';
+import { startWorkerHealth } from './worker-health.ts';
 import { fatal, onShutdown } from './shutdown.ts';
 
 try {
@@ -11,7 +12,11 @@ try {
   const config = loadConfig();
   const log = createLogger({ name: 'cdb-worker' });
   const worker = await startWorkerProcess(config, log);
-  onShutdown(log, () => worker.close());
+  const health = await startWorkerHealth(config, worker, log);
+  onShutdown(log, async () => {
+    await health?.close();
+    await worker.close();
+  });
 } catch (err) {
   fatal(err);
 }

@@ -35,6 +35,7 @@ export const ERROR_CODES = {
   WG_TUNNEL_MISMATCH: 'The WireGuard interfaces do not match the configured tunnel (peers or key files); nothing was changed.',
   WG_ROTATION_BUSY: 'A rotation of this tunnel is running, or an interrupted one is being finished or rolled back.',
   WG_ROTATION_FAILED: 'A WireGuard rotation step failed; the result says whether the old keys were restored.',
+  JOB_LOST: 'The job the bot was waiting on disappeared from Redis (e.g. a Redis without persistence restarted) before the worker answered.',
   INTERNAL: 'An unexpected error; details are in the logs under the request id.',
 } as const;
 

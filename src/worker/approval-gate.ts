@@ -4,6 +4,7 @@ import { OpsError } from '../shared/errors.ts';
 import type { AuditLog } from '../shared/audit/audit.ts';
 import { hasRole, highestRole, type GroupDirectory } from '../shared/auth/authorize.ts';
 import type { Registry } from '../shared/registry/registry.ts';
+import { requiredRole } from '../shared/registry/define-command.ts';
 import { approvalDigest } from '../shared/approval/digest.ts';
 import { approvalSettings, jobNeedsApproval } from '../shared/approval/policy.ts';
 import type { Refusal } from '../shared/approval/state-machine.ts';
@@ -86,7 +87,8 @@ export class ApprovalGate {
     const command = registry.get(record.command);
     if (!command || command.kind !== 'job') return `\`${record.command}\` is not a command this worker knows`;
     const requesterRole = await highestRole(record.requester, config, groups);
-    if (!hasRole(requesterRole, command.role)) return `the requester <@${record.requester.userId}> no longer holds the *${command.role}* role`;
+    const needed = requiredRole(command, record.args);
+    if (!hasRole(requesterRole, needed)) return `the requester <@${record.requester.userId}> no longer holds the *${needed}* role`;
     const valid = [];
     for (const vote of record.approvals) {
       if (vote.userId === record.requester.userId) continue;

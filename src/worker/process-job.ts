@@ -17,6 +17,8 @@ import type { ReplyQueue } from './reply-queue.ts';
 import { reporterFor } from './report.ts';
 import { hasJournal } from '../shared/journal.ts';
 import { keyPrefix } from '../shared/queue/names.ts';
+import { dockerTimeoutError, stalledDockerCall } from '../host/docker-watch.ts';
+import { jobSeconds, jobsTotal } from '../shared/metrics.ts';
 
 export interface ProcessorDeps {
   readonly config: Config;
@@ -48,6 +50,7 @@ export function createProcessor(deps: ProcessorDeps): (job: Job) => Promise<JobO
   const refuse = async (env: JobEnvelope, err: unknown, jobLog: Logger): Promise<UnrecoverableError> => {
     const user = toUserError(err, env.requestId);
     jobLog.warn({ code: user.code }, 'job refused before running');
+    jobsTotal.inc({ job: env.command, outcome: 'refused' });
     // A job redelivered after its worker died: its journal's recoverer reports what happened, so
     // "already started once" would only overwrite that report.
     const journaled = user.code === 'APPROVAL_REUSED' && (await hasJournal(connection, keyPrefix(config), env.requestId).catch(() => false));
@@ -93,10 +96,17 @@ export function createProcessor(deps: ProcessorDeps): (job: Job) => Promise<JobO
     try {
       const result = await withTimeLimit(
         timeoutMs,
-        () => new OpsError('JOB_TIMEOUT', `\`${env.command}\` did not finish within ${Math.round(timeoutMs / 1000)} s.`),
+        () => {
+          // A daemon that accepts and never answers would otherwise look like a slow job: name Docker.
+          const stalled = stalledDockerCall(docker, started);
+          if (stalled && Date.now() - stalled.since >= Math.min(5000, timeoutMs / 2)) return dockerTimeoutError(env.command, stalled, timeoutMs);
+          return new OpsError('JOB_TIMEOUT', `\`${env.command}\` did not finish within ${Math.round(timeoutMs / 1000)} s.`);
+        },
         (signal) => def.run(context(signal), args.data),
       );
       progress.stop();
+      jobsTotal.inc({ job: job.name, outcome: 'succeeded' });
+      jobSeconds.observe({ job: job.name, outcome: 'succeeded' }, (Date.now() - started) / 1000);
       // Recorded before the result is sent, so the bot finds the request finished when it renders it.
       await approval?.finish(true);
       const outcome = await report.succeeded(result, Date.now() - started);
@@ -105,6 +115,8 @@ export function createProcessor(deps: ProcessorDeps): (job: Job) => Promise<JobO
     } catch (err) {
       progress.stop();
       const user = toUserError(err, env.requestId);
+      jobsTotal.inc({ job: job.name, outcome: 'failed' });
+      jobSeconds.observe({ job: job.name, outcome: 'failed' }, (Date.now() - started) / 1000);
       jobLog.error({ err, durationMs: Date.now() - started }, 'job failed');
       await approval?.finish(false, user.message).catch((e: unknown) => jobLog.error({ err: e }, 'approval not marked failed'));
       try {

@@ -8,8 +8,9 @@ export class ReplyQueue {
   private readonly queue: Queue<Reply>;
   private seq = 0;
 
-  constructor(connection: Redis, prefix: string) {
+  constructor(connection: Redis, prefix: string, onError: (err: Error) => void = () => undefined) {
     this.queue = new Queue<Reply>(REPLIES_QUEUE, { connection, prefix });
+    this.queue.on('error', onError);
   }
 
   async send(reply: Reply): Promise<void> {
@@ -38,8 +39,8 @@ export class ReplyQueue {
  * of their own per target.
  */
 export class TargetReplyQueue extends ReplyQueue {
-  constructor(connection: Redis, prefix: string, private readonly target: string) {
-    super(connection, prefix);
+  constructor(connection: Redis, prefix: string, private readonly target: string, onError?: (err: Error) => void) {
+    super(connection, prefix, onError);
   }
 
   override send(reply: Reply): Promise<void> {

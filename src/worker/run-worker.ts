@@ -4,8 +4,9 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../shared/config/schema.ts';
 import { AuditLog } from '../shared/audit/audit.ts';
-import { jobsQueue, keyPrefix, queuePrefix } from '../shared/queue/names.ts';
+import { jobsQueue, keyPrefix, queuePrefix, redisErrorReporter } from '../shared/queue/names.ts';
 import { configForTarget } from '../shared/targets.ts';
+import { watchDocker } from '../host/docker-watch.ts';
 import { loadRegistry, type Registry } from '../shared/registry/registry.ts';
 import { mirrorDirectory } from '../shared/approval/group-mirror.ts';
 import { ApprovalStore } from '../shared/approval/store.ts';
@@ -44,7 +45,9 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
   // Jobs see the target's view of the config; approvals, audit and the replies queue stay on the root one.
   const view = deps.target ? configForTarget(config, deps.target) : config;
   const log = view.target ? deps.log.child({ target: view.target.name }) : deps.log;
-  const replies = view.target ? new TargetReplyQueue(connection, queuePrefix(config), view.target.name) : new ReplyQueue(connection, queuePrefix(config));
+  const replies = view.target ? new TargetReplyQueue(connection, queuePrefix(config), view.target.name, redisErrorReporter(connection, log)) : new ReplyQueue(connection, queuePrefix(config), redisErrorReporter(connection, log));
+  // In-flight Engine requests are tracked, so a time limit hit while Docker hangs names Docker.
+  const docker = watchDocker(deps.docker);
   const audit = new AuditLog(connection, log, `${keyPrefix(config)}:audit`, config.audit.streamMaxLen);
   let registry: Promise<Registry> | undefined = deps.registry ? Promise.resolve(deps.registry) : undefined;
   const groups = mirrorDirectory(connection, keyPrefix(config));
@@ -55,11 +58,13 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
     groups,
     audit,
   });
-  const processor = createProcessor({ ...deps, config: view, log, gate, groups, replies, audit });
+  const processor = createProcessor({ ...deps, config: view, log, docker, gate, groups, replies, audit });
   const worker = new Worker(jobsQueue(view), processor, { connection, prefix: queuePrefix(config), concurrency: config.worker.concurrency, autorun: true });
   worker.on('failed', (job, err) => {
     if (job && err instanceof UnrecoverableError && err.message.startsWith('job ')) log.error({ jobId: job.id, err: err.message }, 'rejected malformed job');
   });
+  // Without a listener BullMQ prints every error with its stack; an outage is one warning (connectRedis).
+  worker.on('error', redisErrorReporter(connection, log));
   return {
     worker,
     replies,

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../support/compose-stack.ts';
+import { waitForFinalReply } from '../support/final-reply.ts';
 import { ALICE, APPROVER_GROUP, BOB, CAROL, CHANNEL, DAVE, GONE, GRACE, ROBOT, TEAM, fileConfig, ranWith, runs, startRig, type Rig } from './approval-harness.ts';
 
 /** Every test makes its own request; the rig (bot, worker, Redis prefix, Slack stand-in) is shared. */
@@ -60,8 +61,9 @@ describe('two-person approval through the real HTTP receiver, Redis and worker',
     expect(runs.get(id)).toBe(1);
     // Results follow in the request's thread; the root message says who approved and how it ended.
     const r = await rig.record(id);
-    const result = await rig.slack.waitForCall((c) => c.method === 'chat.postMessage' && c.args.thread_ts === r.messageTs && String(c.args.text).includes('zapped api'), 60_000);
-    expect(result.args.channel).toBe(CHANNEL);
+    const result = await waitForFinalReply(rig.slack, id, { match: /zapped api/, timeoutMs: 60_000 });
+    expect(result.thread_ts).toBe(r.messageTs);
+    expect(result.channel).toBe(CHANNEL);
     await waitFor(async () => JSON.stringify((await message(id)).blocks).includes(`Approved by <@${BOB}> · finished`), { what: 'the root message to show the outcome' });
     const outcomes = (await rig.auditFor(id)).map((e) => `${e.outcome}${e.code ? `:${e.code}` : ''}:${(e.actor as { userId: string }).userId}`);
     expect(outcomes).toEqual(expect.arrayContaining([`requested:${ALICE}`, `rejected:APPROVAL_SELF:${ALICE}`, `rejected:FORBIDDEN:${DAVE}`, `approved:${BOB}`, `executed:${ALICE}`]));

@@ -133,7 +133,7 @@ describe('docker-compose config on compose/docker-compose.yml', () => {
     expect(command.slice(0, 2)).toEqual(['sh', '-c']);
     // `config` re-escapes `$` as `$$`; the script still reads the file and feeds redis-server stdin.
     expect(command[2]).toContain('cat /run/secrets/redis_password');
-    expect(command[2]).toMatch(/exec redis-server - --appendonly yes/);
+    expect(command[2]).toMatch(/exec redis-server - --appendonly yes --appendfsync everysec/);
     expect(command[2]).not.toContain('dummy-redis_password');
     expect(redis.environment).toBeUndefined();
     expect(redis.ports).toBeUndefined();

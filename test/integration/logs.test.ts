@@ -3,6 +3,7 @@ import { randomSuffix, startComposeStack, waitFor, type ComposeStack } from '../
 import { startHarness, type Harness } from '../support/harness.ts';
 import { startLokiStandin, parseLogQL, type LokiStandin } from '../support/loki-standin.ts';
 import { textOf } from '../support/alerts-kit.ts';
+import { finalReplyTo } from '../support/final-reply.ts';
 
 const CHANNEL = 'C2147483705'; // the stand-in's default slash-command channel
 const USER = 'U2147483697';
@@ -97,8 +98,8 @@ describe('/cdb logs end to end', () => {
   });
 
   it('refuses an unknown service, bad options and an overlong filter', async () => {
-    await h.slash('logs nosuch', { user_id: USER });
-    await h.slack.waitForCall((c) => c.method === 'chat.postMessage' && /Logs of nosuch: no lines|No container of service/.test(String(c.args.text)), LONG);
+    const none = await finalReplyTo(h.slack, () => h.slash('logs nosuch', { user_id: USER }), { timeoutMs: LONG });
+    expect(none.text).toMatch(/Logs of nosuch: no lines|No container of service/);
     for (const [typed, message] of [
       ['logs core --since 9d', /at most 7d/],
       ['logs core --limit 100000', /limit/],
@@ -124,9 +125,9 @@ describe('/cdb logs without Loki', () => {
   });
 
   it('reads the lines from Docker, filtered in the worker', async () => {
-    await h.slash('logs core three', { user_id: USER });
-    const call = await h.slack.waitForCall((c) => c.method === 'chat.postMessage' && String(c.args.text).startsWith('Logs of core'), LONG);
-    const text = textOf({ text: String(call.args.text), blocks: call.args.blocks });
+    const reply = await finalReplyTo(h.slack, () => h.slash('logs core three', { user_id: USER }), { timeoutMs: LONG });
+    expect(reply.text).toMatch(/^Logs of core/);
+    const text = textOf(reply);
     expect(text).toContain('docker line three');
     expect(text).not.toContain('docker line one');
     expect(text).toContain('from Docker');

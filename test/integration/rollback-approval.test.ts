@@ -29,6 +29,7 @@ import { runCommand } from '../support/images.ts';
 import { randomSuffix, startComposeStack, waitFor, type ComposeStack } from '../support/compose-stack.ts';
 import { startSlackStandin, type SlackStandin } from '../support/slack-standin.ts';
 import { blockActionsBody, postSigned, slashCommandBody } from '../support/slack-sign.ts';
+import { waitForFinalReply } from '../support/final-reply.ts';
 
 const T = 240_000;
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -142,8 +143,9 @@ describe('rollback through two-person approval', () => {
 
     await waitFor(async () => (await store.get(id))?.state === 'executed', { what: 'the rollback to finish', timeoutMs: 180_000 });
     expect(await version()).toBe('v1');
-    // Posted, or (when the job ran past the 2 s progress threshold) the progress message updated in place.
-    const result = await sl().waitForCall((c) => (c.method === 'chat.postMessage' || c.method === 'chat.update') && /Rolled back to/.test(String(c.args.text)), 60_000);
-    expect(String(result.args.text)).toContain('within the 60 s target');
+    // Posted in the request's thread, or (a run over 2 s) as an update of the progress message there.
+    const result = await waitForFinalReply(sl(), id, { channel: CHANNEL, timeoutMs: 60_000 });
+    expect(result.thread_ts).toBe(record?.messageTs);
+    expect(result.text).toMatch(/Rolled back to .*within the 60 s target/);
   }, T);
 });

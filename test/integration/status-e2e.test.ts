@@ -5,6 +5,7 @@ import { randomSuffix, startComposeStack, waitFor, type ComposeStack } from '../
 import { startHarness, type Harness } from '../support/harness.ts';
 import { postSigned, slashCommandBody } from '../support/slack-sign.ts';
 import { JOBS_QUEUE, queuePrefix } from '../../src/shared/queue/names.ts';
+import { finalReplyTo, requestIdOf, waitForFinalReply } from '../support/final-reply.ts';
 
 const VIEWER = 'U0VIEWER1';
 const STRANGER = 'U0STRANGE';
@@ -38,8 +39,7 @@ describe('/cdb status end to end: signed request → bot → queue → worker �
     expect(ack.response_type).toBe('ephemeral');
     expect(ack.text).toContain('on its way');
 
-    const post = await h.slack.waitForCall((c) => c.method === 'chat.postMessage' && c.args.channel === 'C2147483705', 120_000);
-    const final = await waitFor(() => [...h.slack.messages.values()].find((m) => m.ts === post.args.ts || JSON.stringify(m.blocks).includes('crashloop')), { what: 'the status message' });
+    const final = await waitForFinalReply(h.slack, requestIdOf(ack.text), { channel: 'C2147483705' });
     const blocks = JSON.stringify(final.blocks);
     for (const service of ['web', 'crashloop', 'exposed']) expect(blocks).toContain(`*${service}*`);
     expect(blocks).toMatch(/crashloop\*[^}]*restarting/);
@@ -52,11 +52,11 @@ describe('/cdb status end to end: signed request → bot → queue → worker �
 
   it('narrows to one service and says so when a service has no container', async () => {
     h.slack.reset();
-    await h.slash('status web', { user_id: VIEWER });
-    await h.slack.waitForCall((c) => c.method === 'chat.postMessage' && JSON.stringify(c.args.blocks).includes('*web*'), 120_000);
-    await h.slash('status nosuch', { user_id: VIEWER });
-    const none = await h.slack.waitForCall((c) => c.method === 'chat.postMessage' && JSON.stringify(c.args.blocks).includes('No container of service'), 120_000);
-    expect(JSON.stringify(none.args.blocks)).toContain('nosuch');
+    const web = await finalReplyTo(h.slack, () => h.slash('status web', { user_id: VIEWER }));
+    expect(JSON.stringify(web.blocks)).toContain('*web*');
+    const none = await finalReplyTo(h.slack, () => h.slash('status nosuch', { user_id: VIEWER }));
+    expect(JSON.stringify(none.blocks)).toContain('No container of service');
+    expect(JSON.stringify(none.blocks)).toContain('nosuch');
   });
 
   it('refuses users without a role, unknown subcommands and bad arguments, enqueuing nothing', async () => {

@@ -45,6 +45,10 @@ export interface HarnessOptions {
   logLevel?: string;
   registry?: Registry;
   jobs?: JobRegistry;
+  /** Another Redis (e.g. one the test starts and restarts); default REDIS_URL. */
+  redisUrl?: string;
+  /** A logger of the test's own (e.g. writing into an array to count lines). */
+  log?: Logger;
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
@@ -55,17 +59,18 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     SLACK_API_URL: slack.apiUrl,
     SLACK_MODE: 'http',
     PORT: '0',
-    REDIS_URL,
+    REDIS_URL: opts.redisUrl ?? REDIS_URL,
   };
   const file = { stack: { project: `cdbt${randomSuffix()}` }, redis: { prefix: `cdbt-${randomSuffix()}` }, ...opts.file };
   const config = buildConfig(file, env, '(test harness)');
-  const log = createLogger({ level: opts.logLevel ?? process.env.TEST_LOG_LEVEL ?? 'silent' });
+  const log = opts.log ?? createLogger({ level: opts.logLevel ?? process.env.TEST_LOG_LEVEL ?? 'silent' });
   const bot = await startBot(config, log, opts.registry);
   const { port } = bot.server?.address() as AddressInfo;
-  const workerConfig = buildConfig(file, { REDIS_URL }, '(test harness worker)');
+  const workerConfig = buildConfig(file, { REDIS_URL: env.REDIS_URL }, '(test harness worker)');
   const worker = opts.worker === false ? undefined : await startWorkerProcess(workerConfig, log, opts.jobs);
   const eventsUrl = `http://127.0.0.1:${port}/slack/events`;
-  const redis = new Redis(REDIS_URL);
+  const redis = new Redis(env.REDIS_URL);
+  redis.on('error', () => undefined); // a test that restarts its Redis expects this client to reconnect quietly
   return {
     config, slack, bot, worker, eventsUrl, redis, log,
     slash: (text, fields = {}) => postSigned(eventsUrl, slashCommandBody({ text, response_url: slack.responseUrl('cmd'), ...fields }), SIGNING_SECRET),

@@ -34,6 +34,11 @@ export interface SlackStandin {
   responseUrl(id: string, target?: ResponseUrlTarget): string;
   /** Next call of `method` (or 'response_url') fails once; status 429 gives a rate limit with Retry-After. */
   failNext(method: string, error: string, opts?: FailOptions): void;
+  /**
+   * Every Web API call for which `match(method, args)` holds fails (default: HTTP 500 `internal_error`)
+   * until the returned function is called; e.g. one channel or one thread that Slack cannot serve.
+   */
+  failWhile(match: (method: string, args: Json) => boolean, error?: string, opts?: FailOptions): () => void;
   waitForCall(predicate: (c: SlackCall) => boolean, timeoutMs?: number): Promise<SlackCall>;
   waitForResponse(predicate: (r: SlackResponsePost) => boolean, timeoutMs?: number): Promise<SlackResponsePost>;
   /** Clears calls, messages, responses, uploads, response_url targets and pending failNext; fixtures
@@ -265,7 +270,9 @@ export async function startSlackStandin(): Promise<SlackStandin> {
     res.writeHead(status, { 'content-type': isText ? 'text/plain; charset=utf-8' : 'application/json; charset=utf-8', ...headers });
     res.end(isText ? body : JSON.stringify(body));
   };
-  const takeFailure = (method: string): ({ error: string } & FailOptions) | undefined => failures.get(method)?.shift();
+  const failingWhile = new Set<{ match: (method: string, args: Json) => boolean; error: string } & FailOptions>();
+  const takeFailure = (method: string, args: Json = {}): ({ error: string } & FailOptions) | undefined =>
+    failures.get(method)?.shift() ?? [...failingWhile].find((f) => safe((m: string) => f.match(m, args), method));
 
   async function handleApi(method: string, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     let parsed: Awaited<ReturnType<typeof parseBody>>;
@@ -280,7 +287,7 @@ export async function startSlackStandin(): Promise<SlackStandin> {
     const token = auth ?? (parsed.json ? undefined : str(args.token) ?? url.searchParams.get('token') ?? undefined);
     delete args.token;
     const call: SlackCall = { method, args, token, at: Date.now(), ok: false };
-    const injected = takeFailure(method);
+    const injected = takeFailure(method, args);
     let status = 200;
     const headers: Record<string, string> = {};
     let result: Json;
@@ -386,11 +393,16 @@ export async function startSlackStandin(): Promise<SlackStandin> {
     setMethod: (method, handler) => { methods[method] = handler; },
     responseUrl: (id, target) => { if (target) targets.set(id, target); return `${base}/response/${encodeURIComponent(id)}`; },
     failNext: (method, error, opts = {}) => { failures.set(method, [...(failures.get(method) ?? []), { error, ...opts }]); },
+    failWhile: (match, error = 'internal_error', opts = { status: 500 }) => {
+      const entry = { match, error, ...opts };
+      failingWhile.add(entry);
+      return () => { failingWhile.delete(entry); };
+    },
     waitForCall: (pred, timeoutMs = 30000) => waitFor(state.calls, callWaiters, pred, timeoutMs, 'waitForCall'),
     waitForResponse: (pred, timeoutMs = 30000) => waitFor(state.responses, respWaiters, pred, timeoutMs, 'waitForResponse'),
     reset: (opts = {}) => {
       state.calls.length = 0; state.responses.length = 0; state.uploads.length = 0; state.messages.clear();
-      targets.clear(); failures.clear();
+      targets.clear(); failures.clear(); failingWhile.clear();
       if (opts.fixtures) { usergroups.clear(); users.clear(); channels.clear(); tokens.clear(); tokens.add(BOT_TOKEN); }
     },
     close: async () => {

@@ -1,6 +1,7 @@
 import type { ErrorCode } from '../../shared/errors.ts';
 import { hasRole, highestRole } from '../../shared/auth/authorize.ts';
 import type { Actor } from '../../shared/contracts/envelope.ts';
+import { requiredRole } from '../../shared/registry/define-command.ts';
 import { parseClick, type Click } from './payload.ts';
 import type { ApprovalService } from './service.ts';
 import type { Refusal } from '../../shared/approval/state-machine.ts';
@@ -79,8 +80,9 @@ export async function handleApprovalAction(svc: ApprovalService, body: unknown):
     // The requester must still be allowed to run what they asked for.
     const command = registry.get(record.command);
     if (!command || command.kind !== 'job') return refuse('APPROVAL_TAMPERED', `\`${record.command}\` is not a command this bot knows any more.`, record);
-    if (!hasRole(await highestRole(record.requester, config, groups), command.role)) {
-      return refuse('APPROVAL_REVOKED', `<@${record.requester.userId}> no longer holds the *${command.role}* role, so this cannot be approved.`, record);
+    const needed = requiredRole(command, record.args);
+    if (!hasRole(await highestRole(record.requester, config, groups), needed)) {
+      return refuse('APPROVAL_REVOKED', `<@${record.requester.userId}> no longer holds the *${needed}* role, so this cannot be approved.`, record);
     }
   }
 

@@ -11,7 +11,9 @@ import type { AnyCommand } from '../../shared/registry/define-command.ts';
 import type { Registry } from '../../shared/registry/registry.ts';
 import { approvalDigest } from '../../shared/approval/digest.ts';
 import { approvalMessage } from '../../shared/approval/message.ts';
+import { defang } from '../../shared/render/blocks.ts';
 import { approvalSettings } from '../../shared/approval/policy.ts';
+import { approvalsTotal } from '../../shared/metrics.ts';
 import { runApprovalPlan } from './plan.ts';
 import { newApprovalId, type ApprovalStore } from '../../shared/approval/store.ts';
 import { APPROVAL_ID, type ApprovalReader, type ApprovalRecord, type Person } from '../../shared/approval/types.ts';
@@ -112,7 +114,7 @@ export class ApprovalService implements ApprovalGateway {
     await store.create(record);
     let ts: string | undefined;
     try {
-      const message = approvalMessage(record);
+      const message = defang(approvalMessage(record));
       const posted = await this.deps.client.chat.postMessage({ channel, text: message.text, blocks: message.blocks, unfurl_links: false });
       ts = posted.ts;
     } catch (err) {
@@ -131,7 +133,7 @@ export class ApprovalService implements ApprovalGateway {
   /** Re-renders the request's message from its current state (buttons only while pending). */
   async refresh(record: ApprovalRecord): Promise<ApprovalRecord> {
     if (!record.messageTs) return record;
-    const message = approvalMessage(record);
+    const message = defang(approvalMessage(record));
     try {
       await this.deps.client.chat.update({ channel: record.channel, ts: record.messageTs, text: message.text, blocks: message.blocks });
     } catch (err) {
@@ -173,6 +175,7 @@ export class ApprovalService implements ApprovalGateway {
   }
 
   async record(r: ApprovalRecord, outcome: AuditOutcome, actor: Actor, reason = r.reason, code?: string): Promise<void> {
+    approvalsTotal.inc({ outcome });
     await this.deps.audit.record({
       requestId: r.id, command: r.command, args: r.args, actor, via: actor === SYSTEM_ACTOR ? 'sweeper' : 'slack', outcome, code,
       approval: { id: r.id, state: r.state, approvers: r.approvals.map((a) => a.userId), reason },
@@ -181,7 +184,7 @@ export class ApprovalService implements ApprovalGateway {
 
   async ephemeral(channel: string, user: string, text: string): Promise<void> {
     try {
-      await this.deps.client.chat.postEphemeral({ channel, user, text });
+      await this.deps.client.chat.postEphemeral({ channel, user, text: defang(text) });
     } catch (err) {
       this.deps.log.warn({ err, user }, 'ephemeral answer not delivered');
     }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { redactLine } from './redact.ts';
+import { lokiErrorsTotal } from '../../shared/metrics.ts';
 
 /** Why a Loki request failed: the watcher reports all of them as "monitoring degraded". */
 export type LokiFailureKind = 'unreachable' | 'timeout' | 'http' | 'bad-response';
@@ -12,6 +13,8 @@ export class LokiError extends Error {
   ) {
     super(message);
     this.name = 'LokiError';
+    // Every failure is built here, so this is the one place that counts them.
+    lokiErrorsTotal.inc({ kind });
   }
 }
 

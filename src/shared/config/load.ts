@@ -64,6 +64,9 @@ function envOverrides(raw: Record<string, unknown>, env: Env): Record<string, un
   if (env.DOCKER_HOST) section('stack').docker = env.DOCKER_HOST;
   if (env.CDB_PROJECT) section('stack').project = env.CDB_PROJECT;
   if (env.LOKI_URL) out.loki = { url: env.LOKI_URL };
+  // Each process has its own environment: HEALTH_PORT is the port of the process it is set for.
+  if (env.HEALTH_PORT) Object.assign(section('health'), { botPort: Number(env.HEALTH_PORT), workerPort: Number(env.HEALTH_PORT) });
+  if (env.HEALTH_HOST) section('health').host = env.HEALTH_HOST;
   return out;
 }
 

@@ -195,6 +195,30 @@ export const configSchema = z
     defaultTarget: targetName.optional(),
     /** Seconds without a heartbeat after which a target's worker counts as gone. */
     workerStaleSeconds: z.number().int().min(5).max(3600).default(30),
+    /** /cdb clean (docs/clean.md). */
+    clean: z
+      .object({
+        /** Volumes (full Docker names) `clean --deep` never removes, used or not: the databases. */
+        protect: z.array(z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/, 'a Docker volume name such as shop_pgdata')).default([]),
+        /**
+         * The Engine's build cache belongs to no project: pruning it also drops other projects' cache.
+         * Only true on a host that runs this stack alone.
+         */
+        buildCache: z.boolean().default(false),
+      })
+      .strict()
+      .default({ protect: [], buildCache: false }),
+    /** GET /healthz and /metrics of each process (docs/observability.md). HEALTH_PORT sets the port of the process it is given to. */
+    health: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** 127.0.0.1: reachable by the container's own healthcheck, not from other hosts. */
+        host: z.string().regex(/^[0-9a-fA-F.:]+$|^localhost$/, 'an IP address such as 127.0.0.1 (or 0.0.0.0 for a scraper on another host)').default('127.0.0.1'),
+        botPort: z.number().int().min(0).max(65535).default(9464),
+        workerPort: z.number().int().min(0).max(65535).default(9465),
+      })
+      .strict()
+      .default({ enabled: true, host: '127.0.0.1', botPort: 9464, workerPort: 9465 }),
   })
   .strict()
   .refine((c) => !c.defaultTarget || (c.targets ?? []).some((t) => t.name === c.defaultTarget), { message: 'defaultTarget must name one of targets', path: ['defaultTarget'] });

@@ -19,24 +19,49 @@ export function redisOptions(config: Pick<Config, 'redis' | 'secrets'>): { url: 
   };
 }
 
+const CONNECTION_ERRORS = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EPIPE|Connection is closed|Stream isn't writeable|connect ETIMEDOUT|LOADING/;
+
+const reporters = new WeakMap<Redis, (err: Error) => void>();
+
 /**
  * ioredis reconnects by itself; without an error listener it would also print every failed attempt
- * as an "Unhandled error event". One warning per outage is enough.
+ * as an "Unhandled error event". One warning per outage is enough, with the message only: a stack
+ * trace says nothing about a Redis that is down. BullMQ queues and workers built on the connection
+ * report through `redisErrorReporter` into the same once-per-outage warning.
  */
-export function connectRedis(config: Pick<Config, 'redis' | 'secrets'>, log?: Pick<Logger, 'warn' | 'info'>): Redis {
+export function connectRedis(config: Pick<Config, 'redis' | 'secrets'>, log?: Pick<Logger, 'warn' | 'info' | 'debug'>): Redis {
   const { url, options } = redisOptions(config);
   const redis = new Redis(url, options);
   let down = false;
-  redis.on('error', (err: Error) => {
-    if (down) return;
+  const report = (err: Error): void => {
+    const connection = CONNECTION_ERRORS.test(err.message) || CONNECTION_ERRORS.test(String((err as NodeJS.ErrnoException).code ?? ''));
+    if (!connection) {
+      log?.warn({ error: err.message }, 'Redis error');
+      return;
+    }
+    // A BullMQ side connection catching up after this one is back is not a new outage.
+    if (down || redis.status === 'ready') {
+      log?.debug?.({ error: err.message }, 'Redis connection error (known outage)');
+      return;
+    }
     down = true;
-    log?.warn({ err: { message: err.message } }, 'Redis connection lost; reconnecting');
-  });
+    log?.warn({ error: err.message }, 'Redis connection lost; reconnecting');
+  };
+  redis.on('error', report);
   redis.on('ready', () => {
     if (down) log?.info('Redis connection restored');
     down = false;
   });
+  reporters.set(redis, report);
   return redis;
+}
+
+/**
+ * The error listener for a BullMQ Queue or Worker on `connection`: without one, BullMQ prints each
+ * error with its stack to the console. Connections made elsewhere (tests) get a message-only warning.
+ */
+export function redisErrorReporter(connection: Redis, log?: Pick<Logger, 'warn'>): (err: Error) => void {
+  return reporters.get(connection) ?? ((err: Error) => log?.warn({ error: err.message }, 'Redis error'));
 }
 
 /** BullMQ key prefix: many stacks (and test runs) share one Redis without seeing each other. */

@@ -50,6 +50,11 @@ interface CommandBase<S extends z.ZodType> {
   readonly examples?: readonly string[];
   readonly role: Role;
   /**
+   * The role these arguments need when some need more than `role` (e.g. `doctor --fix` changes the
+   * stack, so it needs operator). Checked before anything is enqueued or an approval is requested.
+   */
+  roleFor?(args: z.output<S>): Role;
+  /**
    * Destructive commands: only run after a second person approves (see docs/security.md).
    * `approvals.commands` in the config can add commands to this, never exempt one.
    */
@@ -90,6 +95,20 @@ export interface JobCommand<S extends z.ZodType, R> extends CommandBase<S> {
    * workers' heartbeats instead of asking which target (`/cdb status`).
    */
   readonly acrossTargets?: { slack(targets: readonly TargetStatus[]): SlackMessage; text(targets: readonly TargetStatus[]): string };
+}
+
+/**
+ * The role needed to run `command` with these (validated) arguments: never less than `role`; a
+ * `roleFor` that throws asks for the highest role (fail closed).
+ */
+export function requiredRole(command: AnyCommand, args: Record<string, unknown>): Role {
+  let extra: Role = command.role;
+  try {
+    extra = command.roleFor?.(args) ?? command.role;
+  } catch {
+    extra = 'approver';
+  }
+  return ROLE_RANK[extra] > ROLE_RANK[command.role] ? extra : command.role;
 }
 
 export type CommandDef<S extends z.ZodType, R = unknown> = AnswerCommand<S> | JobCommand<S, R>;

@@ -1,4 +1,5 @@
 import { OpsError } from '../errors.ts';
+import { esc } from '../render/blocks.ts';
 
 export interface Tokens {
   readonly words: string[];
@@ -49,7 +50,7 @@ export function tokenize(input: string): Tokens {
     const match = FLAG.exec(token);
     if (!match) {
       if (token.startsWith('-') && token.length > 1 && !/^-\d/.test(token)) {
-        throw new OpsError('BAD_ARGUMENTS', `\`${token}\` is not a valid option. Options look like \`--name\` or \`--name=value\`.`);
+        throw new OpsError('BAD_ARGUMENTS', `\`${esc(token.slice(0, 40))}\` is not a valid option. Options look like \`--name\` or \`--name=value\`.`);
       }
       words.push(token);
       continue;

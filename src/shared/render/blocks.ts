@@ -6,9 +6,43 @@ export type Block = KnownBlock;
 export const SECTION_MAX = 3000;
 export const MESSAGE_MAX_BLOCKS = 50;
 
-/** Escapes the three characters mrkdwn treats as control characters. */
+/**
+ * Characters never echoed raw: NUL and the other control characters (but tab, newline and carriage
+ * return), and the bidi marks, embeddings, overrides and isolates that make text read differently
+ * from what it is (a file name or a command that displays reversed).
+ */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const UNSAFE_CHARS = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/** Shows an unsafe character as its code point, e.g. `[U+202E]`, so the reader sees it was there. */
+export function visibleControls(text: string): string {
+  return text.replace(UNSAFE_CHARS, (c) => `[U+${(c.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}]`);
+}
+
+/**
+ * Escapes the three characters mrkdwn treats as control characters, so typed `<!channel>`, `<!here>`
+ * or `<@U…>` stay text, and makes control and bidi characters visible. Every user-supplied string
+ * goes through this before it reaches any message field.
+ */
 export function esc(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  return visibleControls(text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;'));
+}
+
+/** Broadcast mentions the bot never writes itself; raw in an outgoing message, they came from input. */
+const BROADCAST = /<!(channel|here|everyone)(\|[^>]*)?>/g;
+
+/**
+ * The net under `esc` for everything the bot sends (ack, response_url, chat.*, file titles): no
+ * control or bidi character and no broadcast mention leaves raw, whatever a renderer forgot.
+ * Mentions of users (`<@U…>`) cannot be told apart from the bot's own; renderers escape those.
+ */
+export function defang<T>(value: T): T {
+  if (typeof value === 'string') return visibleControls(value).replace(BROADCAST, (m) => esc(m)) as T;
+  if (Array.isArray(value)) return value.map((v: unknown) => defang(v)) as T;
+  if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, defang(v)])) as T;
+  }
+  return value;
 }
 
 /** The same text for a terminal: no code marks, entities decoded. */

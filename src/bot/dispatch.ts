@@ -10,7 +10,7 @@ import { requiredRole, type SlackMessage } from '../shared/registry/define-comma
 import { plainText } from '../shared/render/blocks.ts';
 import { needsApproval } from '../shared/approval/policy.ts';
 import type { ApprovalGateway } from './approval/service.ts';
-import { enqueue, targetsViewOf, type JobsQueue } from './job-router.ts';
+import { enqueue, JobRouter, targetsViewOf, type JobsQueue } from './job-router.ts';
 import { isMultiTarget, resolveTarget } from '../shared/targets.ts';
 import { slackDate } from '../shared/approval/message.ts';
 import { commandLabel, commandsTotal } from '../shared/metrics.ts';
@@ -99,6 +99,8 @@ export async function dispatch(req: CommandRequest, deps: DispatchDeps): Promise
       return { requestId: record.id, ephemeral: { text: `:lock: ${text}` }, plain: plainText(text), enqueued: false, ok: true };
     }
     const envelope: JobEnvelope = { requestId, command: command.name, args, actor: req.actor, origin: req.origin, requestedAt: started, ...(target ? { target } : {}) };
+    // Before the early ack: a target without a live worker is refused in the ack itself (one Redis round trip).
+    if (deps.jobs instanceof JobRouter) await deps.jobs.assertLive(target);
     const text = `\`/cdb ${command.name}\`${target ? ` on \`${target}\`` : ''} is on its way (request \`${requestId}\`). The result will be posted here.`;
     const accepted: DispatchOutcome = { requestId, ephemeral: { text: `:hourglass_flowing_sand: ${text}` }, plain: plainText(text), enqueued: true, ok: true };
     if (deps.onAccepted) {

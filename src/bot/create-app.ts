@@ -1,4 +1,5 @@
-import { App } from '@slack/bolt';
+import { createServer, type Server } from 'node:http';
+import { App, HTTPReceiver, SocketModeReceiver } from '@slack/bolt';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../shared/config/schema.ts';
@@ -16,6 +17,11 @@ import { ACTION_IDS } from '../shared/approval/message.ts';
 import { ApprovalService } from './approval/service.ts';
 import { ApprovalStore } from '../shared/approval/store.ts';
 import { registerAlertActions } from './alert-actions.ts';
+import { signedGate } from './http-gate.ts';
+import { ENVELOPE_ID, REPLAY_ID, guardMiddleware } from './guard-middleware.ts';
+import { RequestGuard, signedRequestId } from './request-guard.ts';
+import { TotpVault } from './totp-vault.ts';
+import { StepUp } from './step-up.ts';
 import { defang } from '../shared/render/blocks.ts';
 import { ackSeconds } from '../shared/metrics.ts';
 
@@ -44,6 +50,8 @@ export interface BotDeps {
 export interface SlackApp {
   readonly app: App;
   readonly approvals: ApprovalService;
+  /** HTTP mode: the server Slack posts to, with the signed-request gate in front of Bolt. */
+  listen?(port: number): Promise<Server>;
 }
 
 function requireSecret(value: string | undefined, name: string): string {
@@ -51,20 +59,53 @@ function requireSecret(value: string | undefined, name: string): string {
   return value;
 }
 
+/** Step-up codes need the key that encrypts their secrets; commands configured without it fail closed. */
+function createStepUp(config: Config, redis: Redis, app: App, deps: BotDeps): StepUp | undefined {
+  const key = config.secrets.stepUpKey;
+  if (!key) {
+    if (config.security.stepUp.commands.length) {
+      throw new OpsError('CONFIG_INVALID', `security.stepUp.commands lists ${config.security.stepUp.commands.join(', ')}, but CDB_STEPUP_KEY_FILE is not set: one-time code secrets need a key to be stored encrypted.`);
+    }
+    return undefined;
+  }
+  const vault = new TotpVault(redis, keyPrefix(config), key, config.security.stepUp);
+  return new StepUp({ config, vault, client: app.client, audit: deps.audit, log: deps.log });
+}
+
 export function createSlackApp(deps: BotDeps): SlackApp {
   const { config, log, redis } = deps;
   const token = requireSecret(config.secrets.slackBotToken, 'SLACK_BOT_TOKEN');
   const clientOptions = { ...(config.slack.apiUrl ? { slackApiUrl: config.slack.apiUrl } : {}), ...SLACK_CLIENT_LIMITS };
-  const common = { token, logger: boltLogger(log), clientOptions };
-  const app =
+  const logger = boltLogger(log);
+  const signingSecret = config.slack.mode === 'http' ? requireSecret(config.secrets.slackSigningSecret, 'SLACK_SIGNING_SECRET') : '';
+  const receiver =
     config.slack.mode === 'http'
-      ? new App({ ...common, signingSecret: requireSecret(config.secrets.slackSigningSecret, 'SLACK_SIGNING_SECRET'), port: config.slack.port })
-      : new App({ ...common, socketMode: true, appToken: requireSecret(config.secrets.slackAppToken, 'SLACK_APP_TOKEN') });
+      ? new HTTPReceiver({
+        signingSecret,
+        logger,
+        customPropertiesExtractor: (req) => ({ [REPLAY_ID]: signedRequestId(String(req.headers['x-slack-request-timestamp']), String(req.headers['x-slack-signature'])) }),
+        // A listener that throws is a bug of ours, logged once by app.error; Slack gets no 500 for it.
+        processEventErrorHandler: async ({ response }) => {
+          if (!response.headersSent) { response.writeHead(400); response.end(); }
+          return false;
+        },
+      })
+      : new SocketModeReceiver({
+        appToken: requireSecret(config.secrets.slackAppToken, 'SLACK_APP_TOKEN'),
+        logger,
+        installerOptions: { clientOptions },
+        customPropertiesExtractor: (args) => ({ [ENVELOPE_ID]: typeof args.envelope_id === 'string' ? args.envelope_id : undefined }),
+      });
+  const app = new App({ token, logger, clientOptions, receiver });
+  // First of all middleware: replays are dropped and rate limits applied before any listener runs.
+  app.use(guardMiddleware({ config, guard: new RequestGuard(redis, keyPrefix(config), config.security), audit: deps.audit, log }));
 
   // Every membership the bot learns is mirrored to Redis for the worker's role re-check.
   const groups = mirroringDirectory(slackGroupDirectory(app.client, log), redis, keyPrefix(config), (err) => log.warn({ err }, 'group mirror not written'));
   const store = new ApprovalStore(redis, keyPrefix(config));
-  const approvals = new ApprovalService({ config, registry: deps.registry, jobs: deps.jobs, redis, audit: deps.audit, log, store, client: app.client, groups });
+  const stepUp = createStepUp(config, redis, app, deps);
+  const approvals = new ApprovalService({ config, registry: deps.registry, jobs: deps.jobs, redis, audit: deps.audit, log, store, client: app.client, groups, stepUp });
+  stepUp?.register(app, approvals);
   registerAlertActions(app, { ...deps, groups, approvals });
 
   app.command(config.slack.command, async ({ command, ack: sendAck, respond }) => {
@@ -82,7 +123,7 @@ export function createSlackApp(deps: BotDeps): SlackApp {
         actor: { userId: command.user_id, teamId: command.team_id, name: command.user_name },
         origin: { kind: 'slack', channel: command.channel_id },
       },
-      { ...deps, groups, approvals, onAccepted: (o) => early(o) },
+      { ...deps, groups, approvals, stepUp, onAccepted: (o) => early(o) },
     );
     let budget: NodeJS.Timeout | undefined;
     const quick = await Promise.race([pending, accepted, new Promise<null>((r) => (budget = setTimeout(() => r(null), ACK_BUDGET_MS)))]);
@@ -107,5 +148,20 @@ export function createSlackApp(deps: BotDeps): SlackApp {
   app.error(async (err) => {
     log.error({ err: { message: err.message, code: err.code } }, 'unhandled Slack app error');
   });
-  return { app, approvals };
+  const listen =
+    receiver instanceof HTTPReceiver
+      ? async (port: number): Promise<Server> => {
+        const gate = signedGate({ signingSecret, log }, (req, res) => {
+          try {
+            receiver.requestListener(req, res);
+          } catch {
+            if (!res.headersSent) { res.writeHead(404); res.end(); }
+          }
+        });
+        const server = createServer(gate);
+        await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, () => resolve()));
+        return server;
+      }
+      : undefined;
+  return { app, approvals, listen };
 }

@@ -6,7 +6,7 @@ import { OpsError, toUserError } from '../shared/errors.ts';
 import type { AuditLog } from '../shared/audit/audit.ts';
 import { authorize, checkChannel, type GroupDirectory } from '../shared/auth/authorize.ts';
 import { resolveCommand, type Registry } from '../shared/registry/registry.ts';
-import { requiredRole, type SlackMessage } from '../shared/registry/define-command.ts';
+import { requiredRole, type SlackMessage, type StepUpEnroller } from '../shared/registry/define-command.ts';
 import { plainText } from '../shared/render/blocks.ts';
 import { needsApproval } from '../shared/approval/policy.ts';
 import type { ApprovalGateway } from './approval/service.ts';
@@ -24,6 +24,8 @@ export interface DispatchDeps {
   readonly log: Logger;
   /** Two-person approval (Slack only); without it, commands needing approval are refused. */
   readonly approvals?: ApprovalGateway;
+  /** Step-up enrollment by DM (Slack only). */
+  readonly stepUp?: StepUpEnroller;
   /**
    * Called with the answer as soon as a job command is validated and authorised, before the enqueue
    * and audit round trips to Redis: Slack can be acked then (BENCHMARKS.md, ack). If the enqueue
@@ -71,7 +73,7 @@ export async function dispatch(req: CommandRequest, deps: DispatchDeps): Promise
     // The role for what is asked (e.g. doctor --fix), before any job or approval request exists.
     await authorize(req.actor, requiredRole(command, parsed), deps.config, deps.groups);
     if (command.kind === 'answer') {
-      const answerCtx = { actor: req.actor, origin: req.origin, registry: deps.registry, approvals: deps.approvals?.reader, targets: targetsViewOf(deps.jobs) };
+      const answerCtx = { actor: req.actor, origin: req.origin, registry: deps.registry, approvals: deps.approvals?.reader, targets: targetsViewOf(deps.jobs), audit: deps.audit, stepUp: deps.stepUp };
       const message = await command.answer(parsed, answerCtx);
       const plain = await command.text(parsed, answerCtx);
       await deps.audit.record({ requestId, command: command.name, args, actor: req.actor, via, outcome: 'answered', durationMs: Date.now() - started });
@@ -109,7 +111,10 @@ export async function dispatch(req: CommandRequest, deps: DispatchDeps): Promise
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
     // The job id is the request id: a retried enqueue of the same request cannot run twice.
-    await enqueue(deps.jobs, command.job, envelope, { jobId: requestId, removeOnComplete: 1000, removeOnFail: 5000 });
+    // A user's job carries a priority; alert ticks, schedules and approved jobs carry none, and BullMQ
+    // takes those first, so a flood of commands never queues ahead of them (docs/security.md).
+    // The router puts it on its target's queue, after the target's liveness check.
+    await enqueue(deps.jobs, command.job, envelope, { jobId: requestId, priority: deps.config.security.userJobPriority, removeOnComplete: 1000, removeOnFail: 5000 });
     await deps.audit.record({ requestId, command: command.name, args, actor: req.actor, via, outcome: 'accepted' });
     log.info({ cmd: command.name }, 'job enqueued');
     commandsTotal.inc({ command: command.name, outcome: 'accepted' });

@@ -4,7 +4,7 @@ import type { Config } from '../shared/config/schema.ts';
 import type { Actor } from '../shared/contracts/envelope.ts';
 import { toUserError } from '../shared/errors.ts';
 import { plainText } from '../shared/render/blocks.ts';
-import { AuditLog } from '../shared/audit/audit.ts';
+import { AuditLog, type AuditQuery } from '../shared/audit/audit.ts';
 import { connectRedis, keyPrefix } from '../shared/queue/names.ts';
 import { loadRegistry, resolveCommand, type Registry } from '../shared/registry/registry.ts';
 import { configForTarget, resolveTarget } from '../shared/targets.ts';
@@ -15,6 +15,8 @@ import { newRequestId } from '../bot/dispatch.ts';
 import { createDocker } from '../host/docker-client.ts';
 import { loadJobs } from '../worker/job-registry.ts';
 import { runJobInline } from '../worker/run-inline.ts';
+import { runAuditVerify } from './audit-verify.ts';
+import { runStepUpReset } from './stepup-reset.ts';
 
 export interface CliOptions {
   readonly argv: string[];
@@ -38,6 +40,22 @@ function joinArgv(argv: string[]): string {
  * Slack identity, so they can neither request nor approve; `cdb approvals` shows the requests.
  */
 export async function runCli(opts: CliOptions): Promise<number> {
+  if (opts.argv[0] === 'audit' && opts.argv[1] === 'verify') {
+    try {
+      return await runAuditVerify({ ...opts, argv: opts.argv.slice(2) });
+    } catch (err) {
+      opts.stderr.write(`cdb: ${plainText(toUserError(err).message)}\n`);
+      return 2;
+    }
+  }
+  if (opts.argv[0] === 'stepup' && opts.argv[1] === 'reset') {
+    try {
+      return await runStepUpReset({ ...opts, argv: opts.argv.slice(2) });
+    } catch (err) {
+      opts.stderr.write(`cdb: ${plainText(toUserError(err).message)}\n`);
+      return 2;
+    }
+  }
   const registry = opts.registry ?? (await loadRegistry());
   const requestId = newRequestId();
   const actor: Actor = { userId: `local:${opts.user.toLowerCase().replace(/[^a-z0-9_-]/g, '') || 'user'}`, teamId: 'local' };
@@ -61,7 +79,7 @@ export async function runCli(opts: CliOptions): Promise<number> {
         const client = connectRedis(config); // quiet: an audit append that fails is logged by AuditLog
         redis = client;
         redisClose = () => client.quit().catch(() => client.disconnect());
-        audit = new AuditLog(client, opts.log, `${keyPrefix(config)}:audit`, config.audit.streamMaxLen);
+        audit = new AuditLog(client, opts.log, `${keyPrefix(config)}:audit`, config.audit.streamMaxLen, config.secrets.auditKey);
         store = new ApprovalStore(client, keyPrefix(config));
       }
       return { config, audit, store, redis };
@@ -70,7 +88,7 @@ export async function runCli(opts: CliOptions): Promise<number> {
       overview: (recent) => connect().store.overview(recent),
       get: (id) => connect().store.get(id),
     };
-    const answerCtx = { actor, origin: { kind: 'cli' as const }, registry, approvals };
+    const answerCtx = { actor, origin: { kind: 'cli' as const }, registry, approvals, audit: { query: (q: AuditQuery) => connect().audit.query(q) } };
     if (command.kind === 'answer') {
       opts.stdout.write(`${await command.text(resolved.args, answerCtx)}\n`);
       return 0;

@@ -14,6 +14,7 @@ import { SlackSink } from '../bot/slack-sink.ts';
 import { ApprovalAwareSink, startApprovalSweeper } from '../bot/approval/sweeper.ts';
 import { startTargetWatch } from '../bot/target-watch.ts';
 import { isMultiTarget } from '../shared/targets.ts';
+import { startCheckpoints } from '../bot/audit-checkpoints.ts';
 import { AwaitedJobs } from '../bot/awaited-jobs.ts';
 
 export interface BotCore {
@@ -30,7 +31,7 @@ export async function startBotCore(config: Config, log: Logger, registryOverride
   const registry = registryOverride ?? (await loadRegistry());
   // One queue per target (just `jobs` for a single stack); refuses targets without a live worker.
   const jobs = new JobRouter(config, redis, redisErrorReporter(redis, log));
-  const audit = new AuditLog(redis, log, `${keyPrefix(config)}:audit`, config.audit.streamMaxLen);
+  const audit = new AuditLog(redis, log, `${keyPrefix(config)}:audit`, config.audit.streamMaxLen, config.secrets.auditKey);
   return {
     redis, registry, jobs, audit,
     async close() {
@@ -56,7 +57,7 @@ export interface RunningBot {
 /** `registry` replaces the commands/ folder (tests add commands of their own). */
 export async function startBot(config: Config, log: Logger, registry?: Registry): Promise<RunningBot> {
   const core = await startBotCore(config, log, registry);
-  const { app, approvals } = createSlackApp({ config, registry: core.registry, jobs: core.jobs, audit: core.audit, log, redis: core.redis });
+  const { app, approvals, listen } = createSlackApp({ config, registry: core.registry, jobs: core.jobs, audit: core.audit, log, redis: core.redis });
   const slackSink = new SlackSink(app.client, core.redis, core.registry, keyPrefix(config), config.channels.alerts);
   const sink = new ApprovalAwareSink(slackSink, approvals);
   // What the bot enqueued and waits on: a job that vanishes from Redis is reported as lost, not silence.
@@ -65,12 +66,14 @@ export async function startBot(config: Config, log: Logger, registry?: Registry)
   await awaited.load();
   const replies = consumeReplies(config, core, awaited.observe(sink), log);
   const lostCheck = awaited.start();
-  const started: unknown = config.slack.mode === 'http' ? await app.start(config.slack.port) : await app.start();
-  const server = config.slack.mode === 'http' ? (started as Server) : undefined;
+  // HTTP: our own server, the signed-request gate in front of Bolt's receiver (http-gate.ts).
+  const server = listen ? await listen(config.slack.port) : undefined;
+  if (!listen) await app.start();
   // Expiry, recovery of approved-but-unqueued requests and the group mirror; all state is in Redis.
   const sweeper = startApprovalSweeper(approvals, log);
   // Targets whose workers disappear (or come back) are announced once in the alerts channel.
   const watch = isMultiTarget(config) || config.targets?.length ? startTargetWatch({ redis: core.redis, prefix: keyPrefix(config), overview: () => core.jobs.overview(), notify: (n) => sink.deliver(n), log }) : undefined;
+  const checkpoints = startCheckpoints({ config, audit: core.audit, redis: core.redis, client: app.client, log });
   log.info({ mode: config.slack.mode, project: config.stack.project }, 'bot started');
   let closed = false;
   return {
@@ -80,10 +83,16 @@ export async function startBot(config: Config, log: Logger, registry?: Registry)
     async close() {
       if (closed) return;
       closed = true;
+      checkpoints.stop();
       await sweeper.stop();
       await watch?.close();
       await lostCheck.stop();
-      await app.stop();
+      if (server) {
+        server.closeAllConnections();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      } else {
+        await app.stop();
+      }
       await replies.close();
       await core.close();
     },

@@ -13,6 +13,8 @@ import { startDoctorSchedule } from '../features/doctor/schedule.ts';
 import { startAlertWatcher, type AlertWatcher } from '../features/alerts/watcher.ts';
 import { startWgRecovery } from '../features/rotation/wireguard/recovery-loop.ts';
 import { startRecoverySweeper } from '../features/rollback/recovery-sweeper.ts';
+import { startRestoreRecovery } from '../features/backup/recover.ts';
+import { startDrillSchedule } from '../features/backup/drill-schedule.ts';
 
 export interface RunningWorkerProcess {
   /** Its Redis connection and Engine client, for /healthz and /metrics. */
@@ -56,6 +58,7 @@ export async function startWorkerProcess(config: Config, log: Logger, jobsOverri
   const alerts: AlertWatcher[] = [];
   const beats: { name: string; project: string; docker: ReturnType<typeof createDocker> }[] = [];
   const sweepers: { stop(): Promise<void> }[] = [];
+  const recoveries: { close(): Promise<void> }[] = [];
   for (const name of targets) {
     const view = configForTarget(config, name);
     const docker = createDocker(view);
@@ -65,6 +68,9 @@ export async function startWorkerProcess(config: Config, log: Logger, jobsOverri
     // Rollbacks whose worker died are finished or reverted: at start, then every few seconds (per target).
     sweepers.push(startRecoverySweeper({ config: view, docker, redis: connection, log: tlog, send: (r) => running.replies.send(r) }));
     await startDoctorSchedule(view, connection, tlog);
+    await startDrillSchedule(view, connection, tlog);
+    // A restore interrupted by a killed worker is finished or undone here (or by any live worker of its target).
+    recoveries.push(startRestoreRecovery({ config: view, docker, connection, log: tlog, replies: running.replies }));
     alerts.push(await startAlertWatcher({ config: view, docker, connection, log: tlog }));
     beats.push({ name, project: view.stack.project, docker });
   }
@@ -82,6 +88,7 @@ export async function startWorkerProcess(config: Config, log: Logger, jobsOverri
       for (const s of sweepers) await s.stop();
       await heartbeat.close();
       for (const a of alerts) await a.close();
+      for (const r of recoveries) await r.close();
       await wgRecovery.close();
       for (const r of runs) await r.close();
       await connection.quit();

@@ -14,7 +14,8 @@ export const REDACT_PATHS = [
   'secrets', '*.secrets', '*.*.secrets',
 ];
 
-const SECRET_VALUE = /\b(xox[abeposr]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+)\b/g;
+// Also TOTP enrollment URIs (otpauth://…secret=BASE32): the Web API client logs request bodies at debug.
+const SECRET_VALUE = /\b(xox[abeposr]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+|secret=[A-Z2-7]{16,})/g;
 
 /** Masks Slack tokens inside free text (error messages from libraries quote them sometimes). */
 export function redactText(text: string): string {

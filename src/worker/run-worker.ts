@@ -48,7 +48,7 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
   const replies = view.target ? new TargetReplyQueue(connection, queuePrefix(config), view.target.name, redisErrorReporter(connection, log)) : new ReplyQueue(connection, queuePrefix(config), redisErrorReporter(connection, log));
   // In-flight Engine requests are tracked, so a time limit hit while Docker hangs names Docker.
   const docker = watchDocker(deps.docker);
-  const audit = new AuditLog(connection, log, `${keyPrefix(config)}:audit`, config.audit.streamMaxLen);
+  const audit = new AuditLog(connection, log, `${keyPrefix(config)}:audit`, config.audit.streamMaxLen, config.secrets.auditKey);
   let registry: Promise<Registry> | undefined = deps.registry ? Promise.resolve(deps.registry) : undefined;
   const groups = mirrorDirectory(connection, keyPrefix(config));
   const gate = new ApprovalGate({

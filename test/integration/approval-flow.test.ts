@@ -286,6 +286,9 @@ describe('two-person approval through the real HTTP receiver, Redis and worker',
     await rig.waitForState(id, 'executed');
     expect(runs.get(id)).toBe(1);
     // The same job delivered again (what BullMQ does with a stalled job after a worker crash).
+    // The request is `executed` a moment before BullMQ marks the job completed (the result and the
+    // audit entry are written in between); a job still active cannot be removed.
+    await waitFor(async () => (await rig.queue.getJob(id))?.isCompleted(), { what: 'the first run to complete' });
     const first = await rig.queue.getJob(id);
     const data = first?.data as Record<string, unknown>;
     await first?.remove();

@@ -20,7 +20,7 @@ import { ACTION_APPROVE, ACTION_CANCEL, ACTION_DENY, REASON_ACTION, REASON_BLOCK
 import type { ApprovalRecord } from '../../src/shared/approval/types.ts';
 import approvalsCommand from '../../commands/approvals.ts';
 import { startSlackStandin, type SlackCall, type SlackStandin } from '../support/slack-standin.ts';
-import { blockActionsBody, postSigned, slashCommandBody } from '../support/slack-sign.ts';
+import { blockActionsBody, postSigned, slashCommandBody, freshTriggerId } from '../support/slack-sign.ts';
 import { randomSuffix, waitFor } from '../support/compose-stack.ts';
 
 export const SIGNING_SECRET = 'test-signing-secret-approval-3c59dc048e8850243be8079a5c74d079';
@@ -96,6 +96,8 @@ export function fileConfig(prefix: string, approvers: string[] = [BOB, CAROL, RO
     slack: { appId: APP_ID },
     roles: { operator: { users: [ALICE, DAVE, ROBOT] }, approver: { users: approvers, groups: [APPROVER_GROUP] } },
     approvals: { overrides: { zap2: { required: 2 }, zapfast: { expiryMinutes: fastMinutes } } },
+    // Alice asks for many approvals in a row; rate limits have their own test (request-guard.test.ts).
+    security: { rateLimits: { enabled: false } },
   };
 }
 
@@ -145,6 +147,10 @@ export interface RigOptions {
   prefix?: string;
   /** Expiry of `zapfast` in minutes (default 0.05 = 3 s). */
   fastMinutes?: number;
+  /** Config sections added to (or replacing) the rig's, and extra environment for the bot. */
+  file?: Record<string, unknown>;
+  env?: Record<string, string>;
+  registry?: Registry;
 }
 
 export async function startRig(opts: RigOptions = {}): Promise<Rig> {
@@ -154,8 +160,9 @@ export async function startRig(opts: RigOptions = {}): Promise<Rig> {
   slack.setUser(ROBOT, { is_bot: true });
   slack.setUser(GONE, { deleted: true });
   slack.setUsergroup(APPROVER_GROUP, [GRACE]);
-  const file = fileConfig(prefix, undefined, opts.fastMinutes);
-  const env = { SLACK_BOT_TOKEN: slack.botToken, SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_API_URL: slack.apiUrl, SLACK_MODE: 'http', PORT: '0', REDIS_URL: redisUrl };
+  const file = { ...fileConfig(prefix, undefined, opts.fastMinutes), ...opts.file };
+  const env = { SLACK_BOT_TOKEN: slack.botToken, SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_API_URL: slack.apiUrl, SLACK_MODE: 'http', PORT: '0', REDIS_URL: redisUrl, ...opts.env };
+  const rigRegistry = opts.registry ?? registry;
   const config = buildConfig(file, env, '(approval rig)');
   const log = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
@@ -163,7 +170,7 @@ export async function startRig(opts: RigOptions = {}): Promise<Rig> {
   const store = new ApprovalStore(redis, prefix);
   const queue = new Queue(JOBS_QUEUE, { connection: redis, prefix: queuePrefix(config) });
   const boot = async (): Promise<{ bot: RunningBot; eventsUrl: string }> => {
-    const bot = await startBot(config, log, registry);
+    const bot = await startBot(config, log, rigRegistry);
     const { port } = bot.server?.address() as AddressInfo;
     return { bot, eventsUrl: `http://127.0.0.1:${port}/slack/events` };
   };
@@ -194,7 +201,7 @@ export async function startRig(opts: RigOptions = {}): Promise<Rig> {
       const channel = o.channel ?? stored?.channel ?? CHANNEL;
       const ts = o.ts ?? stored?.messageTs ?? '1.000001';
       const payload = {
-        type: 'block_actions', api_app_id: o.appId ?? APP_ID, token: 'legacy', trigger_id: '1.2.3',
+        type: 'block_actions', api_app_id: o.appId ?? APP_ID, token: 'legacy', trigger_id: freshTriggerId(),
         team: { id: o.team ?? TEAM, domain: 'example' },
         user: { id: user, username: user.toLowerCase(), name: user.toLowerCase(), team_id: o.userTeam ?? o.team ?? TEAM },
         container: { type: 'message', message_ts: ts, channel_id: channel, is_ephemeral: false },
@@ -202,7 +209,7 @@ export async function startRig(opts: RigOptions = {}): Promise<Rig> {
         message: { type: 'message', ts, text: 'approval' },
         response_url: slack.responseUrl(`click-${kind}`),
         state: { values: o.reason ? { [REASON_BLOCK]: { [REASON_ACTION]: { type: 'plain_text_input', value: o.reason } } } : {} },
-        actions: [{ type: 'button', block_id: 'cdb_approval_buttons', action_id: { approve: ACTION_APPROVE, deny: ACTION_DENY, cancel: ACTION_CANCEL }[kind], value: o.value ?? id, action_ts: '1700000000.1' }],
+        actions: [{ type: 'button', block_id: 'cdb_approval_buttons', action_id: { approve: ACTION_APPROVE, deny: ACTION_DENY, cancel: ACTION_CANCEL }[kind], value: o.value ?? id, action_ts: `${Date.now() / 1000}` }],
       };
       return postSigned(rig.eventsUrl, blockActionsBody(payload), SIGNING_SECRET);
     },

@@ -17,7 +17,7 @@ const dict = (v: unknown, what: string): Dict => {
 };
 const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 
-const SECRETS = ['redis_password', 'slack_bot_token', 'slack_app_token', 'slack_signing_secret', 'ssh_key', 'ssh_known_hosts'];
+const SECRETS = ['redis_password', 'slack_bot_token', 'slack_app_token', 'slack_signing_secret', 'audit_key', 'stepup_key', 'ssh_key', 'ssh_known_hosts'];
 let root: string;
 let composeDir: string;
 let composeFile: string;

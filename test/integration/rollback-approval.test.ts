@@ -28,7 +28,7 @@ import { ensureAppImages, type AppImages, removeRollbackArtifacts } from '../sup
 import { runCommand } from '../support/images.ts';
 import { randomSuffix, startComposeStack, waitFor, type ComposeStack } from '../support/compose-stack.ts';
 import { startSlackStandin, type SlackStandin } from '../support/slack-standin.ts';
-import { blockActionsBody, postSigned, slashCommandBody } from '../support/slack-sign.ts';
+import { blockActionsBody, postSigned, slashCommandBody, freshTriggerId } from '../support/slack-sign.ts';
 import { waitForFinalReply } from '../support/final-reply.ts';
 
 const T = 240_000;
@@ -129,7 +129,7 @@ describe('rollback through two-person approval', () => {
     expect(record?.args.expectPlan).toMatch(/^[a-f0-9]{16}$/);
 
     const click = {
-      type: 'block_actions', api_app_id: APP_ID, token: 'legacy', trigger_id: '1.2.3',
+      type: 'block_actions', api_app_id: APP_ID, token: 'legacy', trigger_id: freshTriggerId(),
       team: { id: TEAM, domain: 'example' },
       user: { id: BOB, username: 'bob', name: 'bob', team_id: TEAM },
       container: { type: 'message', message_ts: record?.messageTs, channel_id: CHANNEL, is_ephemeral: false },
@@ -137,7 +137,7 @@ describe('rollback through two-person approval', () => {
       message: { type: 'message', ts: record?.messageTs, text: 'approval' },
       response_url: sl().responseUrl('click-approve'),
       state: { values: {} },
-      actions: [{ type: 'button', block_id: 'cdb_approval_buttons', action_id: ACTION_APPROVE, value: id, action_ts: '1700000000.1' }],
+      actions: [{ type: 'button', block_id: 'cdb_approval_buttons', action_id: ACTION_APPROVE, value: id, action_ts: `${Date.now() / 1000}` }],
     };
     expect((await postSigned(eventsUrl, blockActionsBody(click), SECRET)).status).toBe(200);
 

@@ -11,7 +11,7 @@ import type { Registry } from '../../src/shared/registry/registry.ts';
 import { createDocker } from '../../src/host/docker-client.ts';
 import type { Harness } from './harness.ts';
 import { SIGNING_SECRET } from './harness.ts';
-import { blockActionsBody, postSigned } from './slack-sign.ts';
+import { blockActionsBody, postSigned, freshTriggerId } from './slack-sign.ts';
 import type { SlackMessage } from './slack-standin.ts';
 
 export interface AlertKit {
@@ -68,7 +68,7 @@ export async function click(h: Harness, m: SlackMessage, actionId: string, userI
     api_app_id: 'A123456',
     token: 'gIkuvaNzQIHg97ATvDxqgjtO',
     container: { type: 'message', message_ts: m.ts, channel_id: m.channel, is_ephemeral: false },
-    trigger_id: '13345224609.738474920.8088930838d88f008e0',
+    trigger_id: freshTriggerId(), // one per click, as Slack does (identical bodies would be replays)
     team: { id: h.slack.teamId, domain: 'example' },
     enterprise: null,
     is_enterprise_install: false,

@@ -61,7 +61,8 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     PORT: '0',
     REDIS_URL: opts.redisUrl ?? REDIS_URL,
   };
-  const file = { stack: { project: `cdbt${randomSuffix()}` }, redis: { prefix: `cdbt-${randomSuffix()}` }, ...opts.file };
+  // Rate limits are off unless a test asks (request-guard.test.ts does): other tests send bursts no person would.
+  const file = { stack: { project: `cdbt${randomSuffix()}` }, redis: { prefix: `cdbt-${randomSuffix()}` }, security: { rateLimits: { enabled: false } }, ...opts.file };
   const config = buildConfig(file, env, '(test harness)');
   const log = opts.log ?? createLogger({ level: opts.logLevel ?? process.env.TEST_LOG_LEVEL ?? 'silent' });
   const bot = await startBot(config, log, opts.registry);

@@ -1,6 +1,11 @@
 // Helpers that produce requests exactly as Slack sends them to an app's Request URL:
 // the v0 signature headers, slash-command form bodies and interactive `payload=` bodies.
-import { createHmac } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
+
+/** A trigger_id shaped like Slack's (`<digits>.<digits>.<hex>`), different on every call. */
+export function freshTriggerId(): string {
+  return `${Date.now()}.${randomBytes(4).readUInt32BE()}.${randomBytes(16).toString('hex')}`;
+}
 
 export interface SlackSignatureHeaders {
   'x-slack-signature': string;
@@ -61,7 +66,9 @@ const SLASH_ORDER: ReadonlyArray<keyof SlashCommandFields> = [
 
 /** The `application/x-www-form-urlencoded` body Slack POSTs for a slash command invocation. */
 export function slashCommandBody(fields: Partial<SlashCommandFields> = {}): string {
-  const all: Partial<SlashCommandFields> = { ...slashCommandDefaults, ...fields };
+  // Slack gives every invocation its own trigger_id: two identical commands are two different bodies
+  // (and signatures), which the bot's replay protection relies on.
+  const all: Partial<SlashCommandFields> = { ...slashCommandDefaults, trigger_id: freshTriggerId(), ...fields };
   const params = new URLSearchParams();
   for (const key of SLASH_ORDER) {
     const value = all[key];
@@ -104,4 +111,22 @@ export async function postSigned(
   const init: RequestInit = { method: 'POST', headers, body };
   if (opts.signal) init.signal = opts.signal;
   return fetch(url, init);
+}
+
+/**
+ * The `payload=` body of a view_submission for a modal the stand-in opened: `values` maps
+ * block_id → action_id → typed value (plain_text_input), as Slack sends them in view.state.
+ */
+export function viewSubmissionBody(view: { id: string; callback_id?: string; private_metadata?: string; hash?: string },
+  user: { id: string; team_id?: string }, values: Record<string, Record<string, string>>): string {
+  const state = Object.fromEntries(Object.entries(values).map(([block, actions]) => [block,
+    Object.fromEntries(Object.entries(actions).map(([action, value]) => [action, { type: 'plain_text_input', value }]))]));
+  const team = user.team_id ?? 'T0001';
+  return blockActionsBody({
+    type: 'view_submission', team: { id: team, domain: 'example' },
+    user: { id: user.id, username: user.id.toLowerCase(), name: user.id.toLowerCase(), team_id: team },
+    api_app_id: 'A123456', token: 'legacy', trigger_id: freshTriggerId(),
+    view: { id: view.id, team_id: team, type: 'modal', callback_id: view.callback_id ?? '', private_metadata: view.private_metadata ?? '', hash: view.hash ?? '1', state: { values: state }, app_id: 'A123456', bot_id: 'B0CDBBOT' },
+    response_urls: [], is_enterprise_install: false, enterprise: null,
+  });
 }

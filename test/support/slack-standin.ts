@@ -18,12 +18,19 @@ export interface SlackUpload {
   file_id: string; filename: string; length: number; content?: Buffer; text?: string; completed: boolean;
   title?: string; channel_id?: string; thread_ts?: string; initial_comment?: string;
 }
+/** A modal opened with views.open (or replaced with views.update). */
+export interface SlackView {
+  id: string; trigger_id?: string; type: string; callback_id?: string; private_metadata?: string;
+  title: unknown; blocks: unknown[]; submit?: unknown; close?: unknown; hash: string; updates: number;
+}
 export interface SlackUser { id: string; team_id: string; is_bot: boolean; deleted: boolean; name: string; [k: string]: unknown }
 export interface FailOptions { status?: number; retryAfter?: number }
 export interface ResponseUrlTarget { channel?: string; ts?: string }
 export interface SlackStandin {
   baseUrl: string; apiUrl: string; botToken: string; teamId: string; botUserId: string; botId: string;
   calls: SlackCall[]; messages: Map<string, SlackMessage>; responses: SlackResponsePost[]; uploads: SlackUpload[];
+  /** Modals opened by views.open, in order. */
+  views: SlackView[];
   addToken(token: string): void;
   setUsergroup(id: string, users: string[]): void;
   setUser(id: string, user: Partial<SlackUser>): void;
@@ -94,6 +101,25 @@ async function parseBody(raw: Buffer, contentType: string): Promise<{ fields: Js
   return { fields, files, json: false };
 }
 
+/** Slack's limits on a modal (views.open / views.update), with its error strings. */
+function viewErrors(view: Json): Json | undefined {
+  const text = (v: unknown): string | undefined => (isObj(v) && v.type === 'plain_text' && typeof v.text === 'string' ? v.text : undefined);
+  if (view.type !== 'modal') return fail('invalid_arguments', { response_metadata: { messages: ['[ERROR] must be modal [json-pointer:/view/type]'] } });
+  const title = text(view.title);
+  if (!title || title.length > 24) return fail('invalid_arguments', { response_metadata: { messages: ['[ERROR] title must be plain_text of at most 24 characters [json-pointer:/view/title]'] } });
+  for (const key of ['submit', 'close'] as const) {
+    if (view[key] !== undefined && ((text(view[key])?.length ?? 99) > 24)) return fail('invalid_arguments', { response_metadata: { messages: [`[ERROR] ${key} must be plain_text of at most 24 characters [json-pointer:/view/${key}]`] } });
+  }
+  if (typeof view.private_metadata === 'string' && view.private_metadata.length > 3000) return fail('invalid_arguments', { response_metadata: { messages: ['[ERROR] must be less than 3001 characters [json-pointer:/view/private_metadata]'] } });
+  if (typeof view.callback_id === 'string' && view.callback_id.length > 255) return fail('invalid_arguments');
+  if (!Array.isArray(view.blocks) || view.blocks.length > 100) return fail('invalid_arguments', { response_metadata: { messages: ['[ERROR] blocks must be an array of at most 100 [json-pointer:/view/blocks]'] } });
+  const errs = blockErrors(view.blocks);
+  if (errs === 'format' || errs.length) return fail('invalid_blocks', { errors: errs });
+  // An input block with a submit button is what a form needs; an input without submit is refused.
+  if (view.blocks.some((b) => isObj(b) && b.type === 'input') && view.submit === undefined) return fail('invalid_arguments', { response_metadata: { messages: ['[ERROR] submit is required when using input blocks [json-pointer:/view]'] } });
+  return undefined;
+}
+
 /** A subset of Slack's Block Kit validation, with its error strings. */
 function blockErrors(blocks: unknown): string[] | 'format' {
   if (!Array.isArray(blocks)) return 'format';
@@ -132,6 +158,8 @@ export async function startSlackStandin(): Promise<SlackStandin> {
   const callWaiters = new Set<{ pred: (c: SlackCall) => boolean; done: (c: SlackCall) => void }>();
   const respWaiters = new Set<{ pred: (r: SlackResponsePost) => boolean; done: (r: SlackResponsePost) => void }>();
   const timers = new Set<{ timer: NodeJS.Timeout; reject: (e: Error) => void }>();
+  const usedTriggers = new Set<string>();
+  let viewSeq = 0;
   let lastMicros = 0;
   let fileSeq = 0;
   let base = '';
@@ -173,7 +201,9 @@ export async function startSlackStandin(): Promise<SlackStandin> {
       ...(token.startsWith('xoxb-') ? { bot_id: BOT_ID } : {}), is_enterprise_install: false,
     }),
     'chat.postMessage': (args) => {
-      const channel = str(args.channel);
+      // Posting to a user ID posts in the app's DM with them, whose id Slack answers (D…).
+      const raw = str(args.channel);
+      const channel = raw && /^[UW][A-Z0-9]+$/.test(raw) ? `D${raw.slice(1)}` : raw;
       if (!channel) return fail('channel_not_found');
       if (channels.get(channel)?.is_member === false) return fail('not_in_channel');
       if (channels.get(channel)?.is_archived === true) return fail('is_archived');
@@ -208,6 +238,30 @@ export async function startSlackStandin(): Promise<SlackStandin> {
       if (!m) return fail('message_not_found');
       state.messages.delete(`${m.channel}:${m.ts}`);
       return { ok: true, channel: m.channel, ts: m.ts };
+    },
+    'views.open': (args) => {
+      const trigger = str(args.trigger_id);
+      if (!trigger) return fail('invalid_arguments');
+      // A trigger_id is good for one view (and only for 3 s, which the stand-in does not enforce).
+      if (usedTriggers.has(trigger)) return fail('expired_trigger_id');
+      const view = args.view;
+      if (!isObj(view)) return fail('invalid_arguments');
+      const bad = viewErrors(view);
+      if (bad) return bad;
+      usedTriggers.add(trigger);
+      const opened: SlackView = { ...(view as unknown as SlackView), id: `V${String(++viewSeq).padStart(10, '0')}`, trigger_id: trigger, hash: `${Date.now()}.${viewSeq}`, updates: 0 };
+      state.views.push(opened);
+      return { ok: true, view: { ...publicView(opened), state: { values: {} } } };
+    },
+    'views.update': (args) => {
+      const found = state.views.find((v) => v.id === str(args.view_id));
+      if (!found) return fail('not_found');
+      const view = args.view;
+      if (!isObj(view)) return fail('invalid_arguments');
+      const bad = viewErrors(view);
+      if (bad) return bad;
+      Object.assign(found, view, { updates: found.updates + 1, hash: `${Date.now()}.${found.updates + 1}` });
+      return { ok: true, view: publicView(found) };
     },
     'usergroups.users.list': (args) => {
       const list = usergroups.get(str(args.usergroup) ?? '');
@@ -262,7 +316,11 @@ export async function startSlackStandin(): Promise<SlackStandin> {
 
   const state = {
     calls: [] as SlackCall[], messages: new Map<string, SlackMessage>(),
-    responses: [] as SlackResponsePost[], uploads: [] as SlackUpload[],
+    responses: [] as SlackResponsePost[], uploads: [] as SlackUpload[], views: [] as SlackView[],
+  };
+  const publicView = (v: SlackView): Json => {
+    const { updates: _u, trigger_id: _t, ...rest } = v;
+    return { ...rest, team_id: TEAM_ID, app_id: APP_ID, bot_id: BOT_ID, root_view_id: v.id, previous_view_id: null };
   };
 
   const send = (res: ServerResponse, status: number, body: Json | string, headers: Record<string, string> = {}): void => {
@@ -385,7 +443,7 @@ export async function startSlackStandin(): Promise<SlackStandin> {
 
   return {
     baseUrl: base, apiUrl: `${base}/api/`, botToken: BOT_TOKEN, teamId: TEAM_ID, botUserId: BOT_USER, botId: BOT_ID,
-    calls: state.calls, messages: state.messages, responses: state.responses, uploads: state.uploads,
+    calls: state.calls, messages: state.messages, responses: state.responses, uploads: state.uploads, views: state.views,
     addToken: (t) => { tokens.add(t); },
     setUsergroup: (id, list) => { usergroups.set(id, [...list]); },
     setUser: (id, user) => { users.set(id, user); },
@@ -401,7 +459,7 @@ export async function startSlackStandin(): Promise<SlackStandin> {
     waitForCall: (pred, timeoutMs = 30000) => waitFor(state.calls, callWaiters, pred, timeoutMs, 'waitForCall'),
     waitForResponse: (pred, timeoutMs = 30000) => waitFor(state.responses, respWaiters, pred, timeoutMs, 'waitForResponse'),
     reset: (opts = {}) => {
-      state.calls.length = 0; state.responses.length = 0; state.uploads.length = 0; state.messages.clear();
+      state.calls.length = 0; state.responses.length = 0; state.uploads.length = 0; state.views.length = 0; state.messages.clear();
       targets.clear(); failures.clear(); failingWhile.clear();
       if (opts.fixtures) { usergroups.clear(); users.clear(); channels.clear(); tokens.clear(); tokens.add(BOT_TOKEN); }
     },

@@ -11,7 +11,7 @@ export interface SocketModeStandin {
   /** Resolves once a client has connected and received `hello`. */
   connected(): Promise<void>;
   /** Sends a slash command envelope and resolves with the client's ack payload. */
-  slashCommand(fields: Record<string, string>): Promise<Record<string, unknown>>;
+  slashCommand(fields: Record<string, string>, opts?: { envelopeId?: string }): Promise<Record<string, unknown>>;
   close(): Promise<void>;
 }
 
@@ -38,9 +38,10 @@ export async function startSocketModeStandin(slack: SlackStandin): Promise<Socke
   });
   return {
     connected: () => ready,
-    async slashCommand(fields) {
+    async slashCommand(fields, opts = {}) {
       await ready;
-      const envelope_id = randomUUID();
+      // Slack may deliver an envelope again (e.g. after a reconnect) with the same id.
+      const envelope_id = opts.envelopeId ?? randomUUID();
       const ack = new Promise<Record<string, unknown>>((resolve) => acks.set(envelope_id, resolve));
       socket?.send(JSON.stringify({ envelope_id, type: 'slash_commands', accepts_response_payload: true, payload: fields }));
       return ack;

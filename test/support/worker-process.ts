@@ -31,6 +31,8 @@ export function spawnWorker(configPath: string, opts: { pauseAt?: readonly strin
     CDB_CONFIG: configPath,
     REDIS_URL,
     LOG_LEVEL: opts.logLevel ?? 'info',
+    // Several workers run at once (and the suite runs files in parallel): no fixed health port.
+    HEALTH_PORT: '0',
     ...(opts.pauseAt?.length && opts.pauseDir ? { CDB_TEST_PAUSE_AT: opts.pauseAt.join(','), CDB_TEST_PAUSE_DIR: opts.pauseDir } : {}),
   };
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main/worker.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -36,7 +36,7 @@ function refusalText(refusal: Refusal, r: ApprovalRecord, click: Click): { code:
  * workspace with the right role; then the state machine decides atomically in Redis.
  */
 export async function handleApprovalAction(svc: ApprovalService, body: unknown): Promise<void> {
-  const { config, store, log, groups, registry } = svc.deps;
+  const { log } = svc.deps;
   const parsed = parseClick(body);
   if (!parsed.ok) {
     log.warn({ why: parsed.why, user: parsed.userId }, 'approval click refused');
@@ -44,7 +44,20 @@ export async function handleApprovalAction(svc: ApprovalService, body: unknown):
     if (parsed.userId && parsed.channel) await svc.ephemeral(parsed.channel, parsed.userId, ':no_entry: That button does not belong to a valid approval request. Nothing was done.');
     return;
   }
-  const click = parsed.click;
+  const triggerId = (body as { trigger_id?: unknown }).trigger_id;
+  await decideClick(svc, parsed.click, { triggerId: typeof triggerId === 'string' ? triggerId : undefined });
+}
+
+export interface DecideOptions {
+  /** Opens the step-up code dialog (Slack's trigger_id of the click). */
+  readonly triggerId?: string;
+  /** Set by the step-up dialog once the approver's one-time code checked out. */
+  readonly stepUpVerified?: boolean;
+}
+
+/** Decides one well-formed click (or a step-up dialog's confirmed approve) against the stored request. */
+export async function decideClick(svc: ApprovalService, click: Click, opts: DecideOptions = {}): Promise<void> {
+  const { config, store, log, groups, registry } = svc.deps;
   const actor: Actor = { userId: click.by.userId, teamId: click.by.teamId };
   const refuse = async (code: ErrorCode, text: string, record?: ApprovalRecord): Promise<void> => {
     log.info({ approvalId: click.id, user: actor.userId, code }, 'approval click refused');
@@ -83,6 +96,14 @@ export async function handleApprovalAction(svc: ApprovalService, body: unknown):
     const needed = requiredRole(command, record.args);
     if (!hasRole(await highestRole(record.requester, config, groups), needed)) {
       return refuse('APPROVAL_REVOKED', `<@${record.requester.userId}> no longer holds the *${needed}* role, so this cannot be approved.`, record);
+    }
+    // Riskiest commands: the approver confirms with a one-time code; the dialog comes back here verified.
+    const stepUp = svc.deps.stepUp;
+    if (stepUp?.requires(record.command) && !opts.stepUpVerified) {
+      const refusal = await stepUp.challenge(record, click, opts.triggerId);
+      if (refusal) return refuse(refusal.code, refusal.text, record);
+      log.info({ approvalId: click.id, user: actor.userId }, 'step-up code requested');
+      return;
     }
   }
 

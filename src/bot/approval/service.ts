@@ -15,6 +15,7 @@ import { defang } from '../../shared/render/blocks.ts';
 import { approvalSettings } from '../../shared/approval/policy.ts';
 import { approvalsTotal } from '../../shared/metrics.ts';
 import { runApprovalPlan } from './plan.ts';
+import type { StepUpGate } from './step-up-gate.ts';
 import { newApprovalId, type ApprovalStore } from '../../shared/approval/store.ts';
 import { APPROVAL_ID, type ApprovalReader, type ApprovalRecord, type Person } from '../../shared/approval/types.ts';
 
@@ -30,6 +31,8 @@ export interface ApprovalServiceDeps {
   readonly client: WebClient;
   /** Role lookups; the bot's directory also refreshes the worker's group mirror. */
   readonly groups: GroupDirectory;
+  /** Step-up codes for the commands configured in security.stepUp.commands. */
+  readonly stepUp?: StepUpGate;
 }
 
 /** What dispatch needs: create a request, and read requests for `/cdb approvals`. */

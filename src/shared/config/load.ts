@@ -91,6 +91,8 @@ export function buildConfig(raw: unknown, env: Env = process.env, source = '(inl
     slackAppToken: parsed.data.slack.mode === 'socket' ? readSecret(env, 'SLACK_APP_TOKEN') : undefined,
     slackSigningSecret: parsed.data.slack.mode === 'http' ? readSecret(env, 'SLACK_SIGNING_SECRET') : undefined,
     redisPassword: readSecret(env, 'REDIS_PASSWORD'),
+    auditKey: readSecret(env, 'CDB_AUDIT_KEY'),
+    stepUpKey: readSecret(env, 'CDB_STEPUP_KEY'),
   };
   const data: FileConfig = parsed.data;
   return deepFreeze({ ...data, secrets, source });

@@ -3,6 +3,7 @@ import { durationSchema } from '../duration.ts';
 import { CHECK_IDS, type CheckId } from '../contracts/doctor.ts';
 import { wireguardSection } from './wireguard-schema.ts';
 import { targetName, targetsSection } from './targets-schema.ts';
+import { backupSection } from './backup-schema.ts';
 
 const slackUserId = z.string().regex(/^[UW][A-Z0-9]{2,}$/, 'a Slack user ID such as U012ABCDEF');
 const slackGroupId = z.string().regex(/^S[A-Z0-9]{2,}$/, 'a Slack user-group ID such as S012ABCDEF');
@@ -100,6 +101,55 @@ const alertsSection = z
   .prefault({});
 export type AlertsConfig = z.infer<typeof alertsSection>;
 
+/** `audit`: the capped, hash-chained audit stream and its checkpoints (docs/security.md). */
+const auditSection = z
+  .object({
+    streamMaxLen: z.number().int().min(100).default(10000),
+    /** How often the bot writes a signed checkpoint of the chain's head (0 = never). */
+    checkpointMinutes: z.number().min(0).max(24 * 60).default(60),
+    /** Append-only JSON-lines file the checkpoints are written to (on the bot host). */
+    checkpointFile: z.string().min(1).optional(),
+    /** Channel the checkpoints are posted to. */
+    checkpointChannel: slackChannelId.optional(),
+  })
+  .strict()
+  .prefault({});
+
+/** `security`: request replay protection, rate limits and step-up codes (docs/security.md). */
+const securitySection = z
+  .object({
+    /** Remember each signed request (and Socket Mode envelope, and event id) for the signature window. */
+    replayProtection: z.boolean().default(true),
+    rateLimits: z
+      .object({
+        enabled: z.boolean().default(true),
+        windowSeconds: z.number().int().min(1).max(3600).default(60),
+        /** Commands per user per window, all commands together. */
+        perUser: z.number().int().min(1).max(10000).default(10),
+        /** Lower limits per user for single commands (runs of that command per window). */
+        commands: z.record(commandName, z.number().int().min(1).max(10000)).default({ doctor: 3, logs: 5 }),
+      })
+      .strict()
+      .prefault({}),
+    /** BullMQ priority of jobs users ask for; alert ticks, schedules and approved jobs carry none and go first. */
+    userJobPriority: z.number().int().min(1).max(2_097_152).default(10),
+    stepUp: z
+      .object({
+        /** Commands whose approvers confirm with a TOTP code (opt-in, e.g. restore, rotate). */
+        commands: z.array(commandName).default([]),
+        /** Wrong codes in a row before the approver is locked out of step-up. */
+        maxFailures: z.number().int().min(1).max(100).default(5),
+        lockoutMinutes: z.number().min(0.05).max(24 * 60).default(15),
+        /** How long an unconfirmed enrollment (and its DM) stays valid. */
+        enrollMinutes: z.number().min(1).max(24 * 60).default(10),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict()
+  .prefault({});
+export type SecurityConfig = z.infer<typeof securitySection>;
+
 export const configSchema = z
   .object({
     stack: z
@@ -170,10 +220,8 @@ export const configSchema = z
       })
       .strict()
       .default({ commands: [...DEFAULT_APPROVAL_COMMANDS], required: 1, expiryMinutes: 15, overrides: {} }),
-    audit: z
-      .object({ streamMaxLen: z.number().int().min(100).default(10000) })
-      .strict()
-      .default({ streamMaxLen: 10000 }),
+    audit: auditSection,
+    security: securitySection,
     rollback: z
       .object({
         /** Tags (with their manifests) kept; older ones are pruned, images only when left untagged and unused. */
@@ -219,6 +267,7 @@ export const configSchema = z
       })
       .strict()
       .default({ enabled: true, host: '127.0.0.1', botPort: 9464, workerPort: 9465 }),
+    backup: backupSection,
   })
   .strict()
   .refine((c) => !c.defaultTarget || (c.targets ?? []).some((t) => t.name === c.defaultTarget), { message: 'defaultTarget must name one of targets', path: ['defaultTarget'] });
@@ -231,6 +280,10 @@ export interface Secrets {
   readonly slackAppToken?: string;
   readonly slackSigningSecret?: string;
   readonly redisPassword?: string;
+  /** HMAC key of the audit hash chain and its checkpoints (CDB_AUDIT_KEY_FILE). */
+  readonly auditKey?: string;
+  /** Key that encrypts TOTP secrets at rest (CDB_STEPUP_KEY_FILE; bot only). */
+  readonly stepUpKey?: string;
 }
 
 export type Config = Readonly<FileConfig> & {

@@ -3,6 +3,7 @@ import type { Block } from '../render/blocks.ts';
 import type { Actor, Origin } from '../contracts/envelope.ts';
 import type { ApprovalReader } from '../approval/types.ts';
 import type { TargetStatus, TargetsView } from '../targets-view.ts';
+import type { AuditReader } from '../audit/audit.ts';
 
 /** Roles are ranked: an approver may do what an operator may, an operator what a viewer may. */
 export const ROLE_RANK = { everyone: 0, viewer: 1, operator: 2, approver: 3 } as const;
@@ -25,6 +26,15 @@ export interface AnswerContext {
   readonly approvals?: ApprovalReader;
   /** Targets with their workers and queues (`/cdb targets`); absent where there is no Redis. */
   readonly targets?: TargetsView;
+  /** Read-only view of the audit stream (`/cdb audit`); absent where there is no Redis. */
+  readonly audit?: AuditReader;
+  /** Step-up enrollment (`/cdb enroll`): only where the bot can DM the user (Slack). */
+  readonly stepUp?: StepUpEnroller;
+}
+
+/** What `/cdb enroll` needs from the bot: start an enrollment by DM and say what happened. */
+export interface StepUpEnroller {
+  enroll(actor: Actor): Promise<string>;
 }
 
 /**

@@ -1,0 +1,139 @@
+// Backup and restore speed against the raw tools, side by side in one run:
+//
+//   npm run bench:backup -- [runs=3] [scales=17,70]
+//
+// A PostgreSQL container (the local Debian image, real PostgreSQL 15) filled with `pgbench -i -s N`
+// (-s 17 ≈ 250 MB, -s 70 ≈ 1 GB on disk). For each size, alternating who goes first:
+//  - backup: the `backup` job (pg_dump -Fc -Z0 in the container through the Engine API, gzip,
+//    sha256, file 0600, read back and checked) in a process of its own, so its peak RSS is its own,
+//    against `docker exec <pg> pg_dump -Fc app > file` (pg_dump compresses itself);
+//  - restore: the `restore` job (sha256 check, safety backup, restore into a fresh database,
+//    row counts, swap) against `docker exec -i <pg> pg_restore -d <fresh db> < file`;
+//  - drill: the `drill` job end to end (scratch container, restore, counts, clean-up).
+import { spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm, stat, writeFile, chmod } from 'node:fs/promises';
+import { cpus, loadavg, totalmem, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ensureDbImage } from '../test/support/db-images.ts';
+import { runCommand } from '../test/support/images.ts';
+import { randomSuffix, startComposeStack, waitFor } from '../test/support/compose-stack.ts';
+
+const RUNS = Number(process.argv[2] ?? 3);
+const SCALES = (process.argv[3] ?? '17,70').split(',').map(Number);
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[m] ?? 0) : ((s[m - 1] ?? 0) + (s[m] ?? 0)) / 2;
+};
+const sec = (ms: number) => (ms / 1000).toFixed(1);
+
+function child(what: string, config: unknown, extraEnv: Record<string, string> = {}): Promise<Record<string, number | string>> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, ['--import', 'tsx', 'bench/backup-child.ts', what], { env: { ...process.env, ...extraEnv, CDB_BENCH_CONFIG: JSON.stringify(config), REDIS_URL }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    p.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    p.once('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as Record<string, number | string>) : reject(new Error(`${what} child exited ${code}: ${err.slice(-2000)}`))));
+  });
+}
+
+async function timed(fn: () => Promise<unknown>): Promise<number> {
+  const t0 = performance.now();
+  await fn();
+  return performance.now() - t0;
+}
+
+function dumpTo(container: string, file: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const out = createWriteStream(file);
+    const p = spawn('docker', ['exec', container, 'pg_dump', '-U', 'postgres', '-Fc', 'app'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    p.stdout.pipe(out);
+    p.once('exit', (code) => out.end(() => (code === 0 ? resolve() : reject(new Error(`pg_dump exited ${code}`)))));
+  });
+}
+
+async function rawRestore(container: string, file: string, db: string): Promise<void> {
+  await runCommand('docker', ['exec', container, 'psql', '-U', 'postgres', '-d', 'template1', '-c', `DROP DATABASE IF EXISTS ${db}`]);
+  await runCommand('docker', ['exec', container, 'psql', '-U', 'postgres', '-d', 'template1', '-c', `CREATE DATABASE ${db} TEMPLATE template0`]);
+  await runCommand('sh', ['-c', 'docker exec -i "$1" pg_restore -U postgres --exit-on-error -d "$2" < "$3"', 'sh', container, db, file], { timeoutMs: 3_600_000 });
+}
+
+async function main(): Promise<void> {
+  const image = await ensureDbImage();
+  const project = `cdbt${randomSuffix()}`;
+  const prefix = `cdbt-${randomSuffix()}`;
+  const dir = await mkdtemp(join(tmpdir(), 'cdbt-bench-backup-'));
+  const backupDir = join(dir, 'backups');
+  await writeFile(join(dir, 'pg'), `pg${randomSuffix(12)}`);
+  await chmod(join(dir, 'pg'), 0o644);
+  const stack = await startComposeStack({
+    project,
+    services: { db: { image, command: ['postgres'], environment: { POSTGRES_PASSWORD_FILE: '/run/secrets/pg', POSTGRES_DB: 'app' }, volumes: ['pgdata:/var/lib/postgresql/data', `${dir}/pg:/run/secrets/pg:ro`] } },
+    extra: { volumes: { pgdata: {} } },
+  });
+  const config = { stack: { project, composeFiles: [stack.file] }, redis: { prefix }, backup: { dir: backupDir, keep: 100, healthTimeoutSeconds: 600 } };
+  const rows: string[] = [];
+  try {
+    const pg = (await stack.container('db')).name;
+    await waitFor(async () => (await runCommand('docker', ['exec', pg, 'psql', '-U', 'postgres', '-d', 'app', '-c', 'select 1'])).stdout.includes('1'), { what: 'PostgreSQL', timeoutMs: 120_000 });
+    console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}, load ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+    const idle = await child('idle', config);
+    console.log(`idle worker process (all modules loaded, nothing done): peak RSS ${Number(idle.maxRssMB).toFixed(0)} MB`);
+    rows.push(`| idle | — | — | — | — | — | ${Number(idle.maxRssMB).toFixed(0)} MB |`);
+    for (const scale of SCALES) {
+      await runCommand('docker', ['exec', pg, '/usr/lib/postgresql/15/bin/pgbench', '-U', 'postgres', '-i', '-q', '-s', String(scale), 'app'], { timeoutMs: 3_600_000 });
+      const size = (await runCommand('docker', ['exec', pg, 'psql', '-U', 'postgres', '-d', 'app', '-Atc', "select pg_database_size('app')"])).stdout.trim();
+      const dbMB = Number(size) / 2 ** 20;
+      const ours: Array<Record<string, number | string>> = [];
+      const raw: number[] = [];
+      let rawBytes = 0;
+      for (let i = 0; i < RUNS; i++) {
+        const rawFile = join(dir, `raw-${scale}-${i}.dump`);
+        const runRaw = async () => {
+          raw.push(await timed(() => dumpTo(pg, rawFile)));
+          rawBytes = (await stat(rawFile)).size;
+          await rm(rawFile);
+        };
+        const runOurs = async () => void ours.push(await child('backup', config));
+        if (i % 2) await runOurs().then(runRaw);
+        else await runRaw().then(runOurs);
+        console.log(`  s=${scale} run ${i + 1}: raw ${sec(raw.at(-1) ?? 0)} s, cdb ${sec(Number(ours.at(-1)?.ms))} s, cdb RSS ${Number(ours.at(-1)?.maxRssMB).toFixed(0)} MB`);
+      }
+      const ourMs = median(ours.map((o) => Number(o.ms)));
+      const rawMs = median(raw);
+      rows.push(`| backup | ${scale} | ${dbMB.toFixed(0)} MB | ${sec(rawMs)} s (${(rawBytes / 2 ** 20).toFixed(0)} MB) | ${sec(ourMs)} s (${(Number(ours[0]?.bytes) / 2 ** 20).toFixed(0)} MB) | ${(rawMs / ourMs).toFixed(2)}× | ${Math.max(...ours.map((o) => Number(o.maxRssMB))).toFixed(0)} MB |`);
+      // Restore: the latest backup over the live database, against pg_restore of the raw dump into a fresh one.
+      const rawFile = join(dir, `raw-${scale}.dump`);
+      await dumpTo(pg, rawFile);
+      const restores: Array<Record<string, number | string>> = [];
+      const rawR: number[] = [];
+      for (let i = 0; i < Math.min(RUNS, 2); i++) {
+        const runRaw = async () => void rawR.push(await timed(() => rawRestore(pg, rawFile, 'rawrestore')));
+        const runOurs = async () => void restores.push(await child('restore', config));
+        if (i % 2) await runOurs().then(runRaw);
+        else await runRaw().then(runOurs);
+        console.log(`  s=${scale} restore ${i + 1}: raw pg_restore ${sec(rawR.at(-1) ?? 0)} s, cdb total ${sec(Number(restores.at(-1)?.ms))} s (verify ${sec(Number(restores.at(-1)?.verifyMs))}, pg_restore+counts+swap ${sec(Number(restores.at(-1)?.restoreMs))}, recovery ${sec(Number(restores.at(-1)?.recoveryMs))}), RSS ${Number(restores.at(-1)?.maxRssMB).toFixed(0)} MB`);
+      }
+      await runCommand('docker', ['exec', pg, 'psql', '-U', 'postgres', '-d', 'template1', '-c', 'DROP DATABASE IF EXISTS rawrestore']);
+      await rm(rawFile);
+      const rr = median(rawR);
+      const ourRestore = median(restores.map((o) => Number(o.restoreMs)));
+      rows.push(`| restore | ${scale} | ${dbMB.toFixed(0)} MB | ${sec(rr)} s | ${sec(ourRestore)} s restore phase; ${sec(median(restores.map((o) => Number(o.ms))))} s with checks and safety backup | ${(rr / ourRestore).toFixed(2)}× | ${Math.max(...restores.map((o) => Number(o.maxRssMB))).toFixed(0)} MB |`);
+      const drill = await child('drill', config);
+      rows.push(`| drill | ${scale} | ${dbMB.toFixed(0)} MB | — | ${sec(Number(drill.ms))} s end to end (restore ${sec(Number(drill.restoreMs))} s) | — | ${Number(drill.maxRssMB).toFixed(0)} MB |`);
+      console.log(rows.slice(-3).join('\n'));
+    }
+  } finally {
+    await stack.down().catch(() => undefined);
+    await rm(dir, { recursive: true, force: true });
+  }
+  console.log('\n| step | pgbench -s | database | raw tool (median) | cdb (median) | raw / cdb | cdb peak RSS |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+  console.log(rows.join('\n'));
+}
+
+await main();
+process.exit(0);

@@ -1,0 +1,106 @@
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { SecurityConfig } from '../shared/config/schema.ts';
+
+/**
+ * Replay protection and rate limits in one Redis round trip (one Lua call), so the ack pays for one
+ * call at most. Dedupe keys are `SET NX PX`: the first sighting wins, every later one is a duplicate.
+ * Rate keys are counters per (user) and per (user, command) whose window opens with the first
+ * command and lasts `windowSeconds` (the key's TTL, on Redis's clock, so every bot replica counts
+ * alike); a refused request does not count.
+ *
+ * KEYS: n dedupe keys, then the rate keys.  ARGV: n, dedupe TTL ms, window ms, then one limit per rate key.
+ * Returns {'dup', index} | {'limited', retryAfterMs, index} | {'ok'}.
+ */
+const GUARD_LUA = `
+local n = tonumber(ARGV[1])
+for i = 1, n do
+  if not redis.call('SET', KEYS[i], '1', 'NX', 'PX', ARGV[2]) then return {'dup', i} end
+end
+for j = n + 1, #KEYS do
+  local count = tonumber(redis.call('GET', KEYS[j]) or '0')
+  if count >= tonumber(ARGV[3 + j - n]) then
+    local ttl = redis.call('PTTL', KEYS[j])
+    if ttl < 0 then ttl = tonumber(ARGV[3]) end
+    return {'limited', ttl, j - n}
+  end
+end
+for j = n + 1, #KEYS do
+  if redis.call('INCR', KEYS[j]) == 1 then redis.call('PEXPIRE', KEYS[j], ARGV[3]) end
+end
+return {'ok'}
+`;
+
+/** Slack's signature window: requests further than this from now (either way) are refused. */
+export const SIGNATURE_WINDOW_SECONDS = 300;
+
+export type GuardVerdict =
+  | { readonly kind: 'ok' }
+  | { readonly kind: 'duplicate'; readonly what: 'request' | 'envelope' | 'event' }
+  | { readonly kind: 'limited'; readonly retryAfterMs: number; readonly scope: 'user' | 'command'; readonly limit: number };
+
+export interface GuardInput {
+  /** Hash of the signed request, or the Socket Mode envelope id. */
+  readonly request?: { readonly kind: 'request' | 'envelope'; readonly id: string };
+  /** Events API: Slack's event id, the same across Slack's own retries. */
+  readonly eventId?: string;
+  /** Slash commands: who asked and the subcommand word. */
+  readonly command?: { readonly userId: string; readonly name: string };
+}
+
+/** The replay key of a signed HTTP request: its timestamp and body, through its signature. */
+export function signedRequestId(timestamp: string, signature: string): string {
+  return createHash('sha256').update(`${timestamp}:${signature}`).digest('base64url');
+}
+
+type Defined = Pick<Redis, 'eval'>;
+
+export class RequestGuard {
+  private readonly rate: SecurityConfig['rateLimits'];
+
+  constructor(
+    private readonly redis: Defined,
+    private readonly prefix: string,
+    private readonly security: SecurityConfig,
+  ) {
+    this.rate = security.rateLimits;
+  }
+
+  /** Whether check() would talk to Redis at all for this input (both features off: no round trip). */
+  active(input: GuardInput): boolean {
+    return (this.security.replayProtection && Boolean(input.request || input.eventId)) || (this.rate.enabled && Boolean(input.command));
+  }
+
+  async check(input: GuardInput): Promise<GuardVerdict> {
+    if (!this.active(input)) return { kind: 'ok' };
+    const dedupe: { key: string; what: 'request' | 'envelope' | 'event' }[] = [];
+    if (this.security.replayProtection) {
+      if (input.request) dedupe.push({ key: `${this.prefix}:seen:${input.request.kind}:${input.request.id}`, what: input.request.kind });
+      if (input.eventId) dedupe.push({ key: `${this.prefix}:seen:event:${input.eventId}`, what: 'event' });
+    }
+    const rate: { key: string; limit: number; scope: 'user' | 'command' }[] = [];
+    if (this.rate.enabled && input.command) {
+      const { userId, name } = input.command;
+      rate.push({ key: `${this.prefix}:rl:u:${userId}`, limit: this.rate.perUser, scope: 'user' });
+      const perCommand = this.rate.commands[name];
+      if (perCommand !== undefined) rate.push({ key: `${this.prefix}:rl:c:${name}:${userId}`, limit: perCommand, scope: 'command' });
+    }
+    // Twice the window: a request signed at the edge of the window in the future stays remembered
+    // until it is too old to be accepted.
+    const ttlMs = SIGNATURE_WINDOW_SECONDS * 2 * 1000;
+    const keys = [...dedupe.map((d) => d.key), ...rate.map((r) => r.key)];
+    const argv = [String(dedupe.length), String(ttlMs), String(this.rate.windowSeconds * 1000), ...rate.map((r) => String(r.limit))];
+    const res = (await this.redis.eval(GUARD_LUA, keys.length, ...keys, ...argv)) as [string, number?, number?];
+    if (res[0] === 'dup') return { kind: 'duplicate', what: dedupe[(res[1] ?? 1) - 1]?.what ?? 'request' };
+    if (res[0] === 'limited') {
+      const hit = rate[(res[2] ?? 1) - 1];
+      return { kind: 'limited', retryAfterMs: Number(res[1] ?? 0), scope: hit?.scope ?? 'user', limit: hit?.limit ?? this.rate.perUser };
+    }
+    return { kind: 'ok' };
+  }
+}
+
+/** The subcommand word of `/cdb <text>`, as the rate limits count it (help when empty). */
+export function subcommandWord(text: string): string {
+  return (text.trim().split(/\s+/)[0] ?? '').toLowerCase().slice(0, 31) || 'help';
+}

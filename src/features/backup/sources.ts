@@ -1,0 +1,185 @@
+import type { Readable } from 'node:stream';
+import type Docker from 'dockerode';
+import { execStream, execText } from './engine-exec.ts';
+import { MY_AUTH, PG_AUTH, REDIS_AUTH, pgUser, type DbComponent } from './discover.ts';
+
+/** A dump in progress: its bytes, and what the database said about it once it ended. */
+export interface DumpStream {
+  readonly stdout: Readable;
+  finish(): Promise<{ counts?: Record<string, number>; serverVersion?: string; redisDir?: string; redisFile?: string }>;
+}
+
+const COUNT_SQL = `SELECT format('%s.%s', n.nspname, c.relname) || '|' || (xpath('/row/c/text()', query_to_xml(format('select count(*) as c from %I.%I', n.nspname, c.relname), false, true, '')))[1]::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r','p') AND n.nspname NOT IN ('pg_catalog','information_schema') AND n.nspname NOT LIKE 'pg_toast%' ORDER BY 1;`;
+
+/**
+ * One psql session exports a REPEATABLE READ snapshot, counts every table's rows in it, then runs
+ * pg_dump on that same snapshot: the manifest's counts are exactly the dump's, even while the
+ * application writes. Counts go to stderr (prefixed), the dump alone to stdout. -Z0: compressed
+ * once, by the worker.
+ */
+const PG_DUMP_SCRIPT = `${PG_AUTH}export PGDATABASE="$2"; psql -X -q -At -v ON_ERROR_STOP=1 <<'SQL'
+BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;
+SELECT pg_export_snapshot() AS cdb_snap \\gset
+\\o | sed 's/^/cdbcount|/' >&2
+SELECT 'version|' || current_setting('server_version');
+${COUNT_SQL}
+\\o
+\\setenv CDB_SNAP :cdb_snap
+\\! pg_dump -Fc -Z0 --snapshot="$CDB_SNAP"; echo "cdbexit|$?" >&2
+COMMIT;
+SQL`;
+
+function parseMarked(stderr: string, mark: string): Array<[string, string]> {
+  return stderr.split('\n').filter((l) => l.startsWith(`${mark}|`)).map((l) => {
+    const rest = l.slice(mark.length + 1);
+    const bar = rest.lastIndexOf('|');
+    return [rest.slice(0, bar), rest.slice(bar + 1)];
+  });
+}
+
+export async function pgDump(docker: Docker, d: DbComponent, db: string): Promise<DumpStream> {
+  const h = await execStream(docker, d.containerId, ['sh', '-c', PG_DUMP_SCRIPT, 'sh', pgUser(d), db]);
+  return {
+    stdout: h.stdout,
+    async finish() {
+      const { exitCode, stderr } = await h.done;
+      const exit = /cdbexit\|(\d+)/.exec(stderr)?.[1];
+      if (exitCode !== 0 || exit !== '0') throw new Error(`pg_dump of ${db} failed (exit ${exit ?? exitCode}): ${stderr.replace(/^cdbcount\|.*$/gm, '').trim().slice(-400)}`);
+      const marked = parseMarked(stderr, 'cdbcount');
+      const counts: Record<string, number> = {};
+      let serverVersion: string | undefined;
+      for (const [k, v] of marked) {
+        if (k === 'version') serverVersion = v;
+        else counts[k] = Number(v);
+      }
+      return { counts, serverVersion };
+    },
+  };
+}
+
+/** Rows per table of a database, as the backup counted them. */
+export async function pgCounts(docker: Docker, containerId: string, user: string, db: string): Promise<Record<string, number>> {
+  const out = await execText(docker, containerId, ['sh', '-c', `${PG_AUTH}psql -X -At -v ON_ERROR_STOP=1 -d "$2" -c "$3"`, 'sh', user, db, COUNT_SQL], { what: `count rows in ${db}` });
+  return Object.fromEntries(out.split('\n').filter(Boolean).map((l) => {
+    const bar = l.lastIndexOf('|');
+    return [l.slice(0, bar), Number(l.slice(bar + 1))];
+  }));
+}
+
+/**
+ * Runs SQL statements as the container's database superuser, each in its own `-c` (so DROP and
+ * CREATE DATABASE may follow each other), stopping at the first error: one exec, not one per statement.
+ */
+export async function pgExec(docker: Docker, containerId: string, user: string, db: string, sql: string | readonly string[], what: string): Promise<string> {
+  const statements = typeof sql === 'string' ? [sql] : sql;
+  const flags = statements.map((_, i) => `-c "$${i + 3}"`).join(' ');
+  return execText(docker, containerId, ['sh', '-c', `${PG_AUTH}psql -X -At -v ON_ERROR_STOP=1 -d "$2" ${flags}`, 'sh', user, db, ...statements], { what });
+}
+
+/** pg_restore of a custom-format dump read from stdin into an existing database. */
+export async function pgRestore(docker: Docker, containerId: string, user: string, db: string, dump: Readable, opts: { noOwner?: boolean } = {}): Promise<void> {
+  const flags = ['--exit-on-error', ...(opts.noOwner ? ['--no-owner', '--no-acl'] : [])].join(' ');
+  const h = await execStream(docker, containerId, ['sh', '-c', `${PG_AUTH}exec pg_restore ${flags} -d "$2"`, 'sh', user, db], { stdin: dump });
+  h.stdout.resume();
+  const { exitCode, stderr } = await h.done;
+  if (exitCode !== 0) throw new Error(`pg_restore into ${db} failed (exit ${exitCode}): ${stderr.trim().slice(-400)}`);
+}
+
+/**
+ * A consistent Redis snapshot without stopping it: BGSAVE (scheduled if one is running), wait for
+ * a new save to complete, then stream the RDB file (a later save replaces it by rename, so the file
+ * being read stays whole). Keys per database are taken before and after; equal means exact.
+ */
+const REDIS_SCRIPT = `${REDIS_AUTH}set -e
+r() { redis-cli --no-auth-warning "$@"; }
+info() { r INFO "$1" | tr -d '\\r'; }
+saves() { info persistence | sed -n 's/^rdb_saves://p'; }
+last() { r LASTSAVE | tr -d '\\r'; }
+echo "cdbkeys-before|$(info keyspace | grep '^db' | tr '\\n' ' ')" >&2
+b=$(saves); l=$(last)
+r BGSAVE SCHEDULE >/dev/null
+i=0
+while :; do
+  p=$(info persistence)
+  if echo "$p" | grep -q '^rdb_bgsave_in_progress:0'; then
+    if [ -n "$b" ]; then [ "$(saves)" -gt "$b" ] && break; else [ "$(last)" != "$l" ] && break; fi
+  fi
+  i=$((i+1)); [ $i -gt 36000 ] && { echo "cdberr|BGSAVE did not finish" >&2; exit 3; }
+  sleep 0.1
+done
+info persistence | grep -q '^rdb_last_bgsave_status:ok' || { echo "cdberr|BGSAVE failed" >&2; exit 4; }
+echo "cdbkeys-after|$(info keyspace | grep '^db' | tr '\\n' ' ')" >&2
+echo "cdbversion|$(info server | sed -n 's/^redis_version://p')" >&2
+dir=$(r CONFIG GET dir | sed -n 2p | tr -d '\\r'); file=$(r CONFIG GET dbfilename | sed -n 2p | tr -d '\\r')
+echo "cdbdir|$dir" >&2; echo "cdbfile|$file" >&2
+exec cat "$dir/$file"`;
+
+/** `db0:keys=3,expires=0,avg_ttl=0 db1:keys=1,…` → { db0: 3, db1: 1 }. */
+export function parseKeyspace(text: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const m of text.matchAll(/(db\d+):keys=(\d+)/g)) out[m[1] as string] = Number(m[2]);
+  return out;
+}
+
+export async function redisSnapshot(docker: Docker, d: DbComponent): Promise<DumpStream> {
+  const h = await execStream(docker, d.containerId, ['sh', '-c', REDIS_SCRIPT]);
+  return {
+    stdout: h.stdout,
+    async finish() {
+      const { exitCode, stderr } = await h.done;
+      const get = (k: string) => new RegExp(`^${k}\\|(.*)$`, 'm').exec(stderr)?.[1]?.trim();
+      if (exitCode !== 0) throw new Error(`Redis snapshot failed (exit ${exitCode}): ${get('cdberr') ?? stderr.trim().slice(-300)}`);
+      const before = parseKeyspace(get('cdbkeys-before') ?? '');
+      const after = parseKeyspace(get('cdbkeys-after') ?? '');
+      // Keys written during the save make the count approximate: then it is not recorded as exact.
+      const exact = JSON.stringify(before) === JSON.stringify(after);
+      return { counts: exact ? after : undefined, serverVersion: get('cdbversion'), redisDir: get('cdbdir'), redisFile: get('cdbfile') };
+    },
+  };
+}
+
+export async function redisKeys(docker: Docker, containerId: string): Promise<Record<string, number>> {
+  return parseKeyspace(await execText(docker, containerId, ['sh', '-c', `${REDIS_AUTH}redis-cli --no-auth-warning INFO keyspace`], { what: 'count Redis keys' }));
+}
+
+export async function redisPing(docker: Docker, containerId: string): Promise<boolean> {
+  try {
+    const out = await execText(docker, containerId, ['sh', '-c', `${REDIS_AUTH}redis-cli --no-auth-warning PING`], { what: 'ping Redis' });
+    return out.trim() === 'PONG';
+  } catch {
+    return false;
+  }
+}
+
+export async function pgReady(docker: Docker, containerId: string, user: string): Promise<boolean> {
+  try {
+    await pgExec(docker, containerId, user, 'postgres', 'select 1', 'ask PostgreSQL');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** mariadb-dump --single-transaction: a consistent dump of one database, without CREATE DATABASE. */
+export async function mariadbDump(docker: Docker, d: DbComponent, db: string): Promise<DumpStream> {
+  const h = await execStream(docker, d.containerId, ['sh', '-c', `${MY_AUTH}echo "cdbversion|$("$CLIENT" -uroot -N -B -e 'select version()')" >&2; exec "$DUMP" -uroot --single-transaction --routines --triggers --events "$1"`, 'sh', db]);
+  return {
+    stdout: h.stdout,
+    async finish() {
+      const { exitCode, stderr } = await h.done;
+      if (exitCode !== 0) throw new Error(`mariadb-dump of ${db} failed (exit ${exitCode}): ${stderr.trim().slice(-400)}`);
+      return { serverVersion: /^cdbversion\|(.*)$/m.exec(stderr)?.[1]?.trim() };
+    },
+  };
+}
+
+export async function mariadbRestore(docker: Docker, containerId: string, db: string, sql: Readable): Promise<void> {
+  const h = await execStream(docker, containerId, ['sh', '-c', `${MY_AUTH}exec "$CLIENT" -uroot "$1"`, 'sh', db], { stdin: sql });
+  h.stdout.resume();
+  const { exitCode, stderr } = await h.done;
+  if (exitCode !== 0) throw new Error(`restore into ${db} failed (exit ${exitCode}): ${stderr.trim().slice(-400)}`);
+}
+
+export async function mariadbExec(docker: Docker, containerId: string, sql: string, what: string): Promise<string> {
+  return execText(docker, containerId, ['sh', '-c', `${MY_AUTH}exec "$CLIENT" -uroot -N -B -e "$1"`, 'sh', sql], { what });
+}

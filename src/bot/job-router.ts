@@ -101,8 +101,10 @@ export class JobRouter {
 
   async stats(target: string): Promise<QueueStats> {
     const q = this.queue(target);
-    const [counts, oldest] = await Promise.all([q.getJobCounts('waiting', 'active', 'prioritized'), q.getJobs(['waiting'], 0, 0, true)]);
-    return { waiting: (counts.waiting ?? 0) + (counts.prioritized ?? 0), active: counts.active ?? 0, ...(oldest[0] ? { oldestWaitingAt: oldest[0].timestamp } : {}) };
+    // Users' jobs carry a priority (security.userJobPriority), so they wait as `prioritized`, not `waiting`.
+    const [counts, heads] = await Promise.all([q.getJobCounts('waiting', 'active', 'prioritized'), Promise.all([q.getJobs(['waiting'], 0, 0, true), q.getJobs(['prioritized'], 0, 0, true)])]);
+    const times = heads.flat().map((j) => j.timestamp);
+    return { waiting: (counts.waiting ?? 0) + (counts.prioritized ?? 0), active: counts.active ?? 0, ...(times.length ? { oldestWaitingAt: Math.min(...times) } : {}) };
   }
 
   async overview(): Promise<TargetStatus[]> {

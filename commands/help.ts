@@ -38,7 +38,7 @@ export default defineCommand({
     const lines = overview(ctx, '/cdb');
     return {
       text: `cdb commands:\n${lines.join('\n')}`,
-      blocks: [section(`*cdb commands*\n${esc(lines.join('\n'))}`), context('`/cdb help <command>` shows details, roles and examples.')],
+      blocks: [section(`*cdb commands*\n${esc(lines.join('\n'))}`), context('`/cdb help <command>` shows details, roles and examples. With several targets, any command takes `--on <target>` (`/cdb targets` lists them).')],
     };
   },
   text({ command }, ctx) {

@@ -3,6 +3,7 @@ import { defineCommand } from '../src/shared/registry/define-command.ts';
 import { serviceName, type ContainerStatus, type StatusResult } from '../src/shared/contracts/status.ts';
 import { type Block, capBlocks, context, esc, header, section } from '../src/shared/render/blocks.ts';
 import { formatDuration, textTable } from '../src/shared/render/table.ts';
+import { targetsSummary } from '../src/shared/render/targets.ts';
 
 function stateEmoji(c: ContainerStatus): string {
   if (c.health === 'unhealthy' || c.crashLoop || c.state === 'dead') return ':red_circle:';
@@ -65,6 +66,8 @@ export default defineCommand({
   positionals: ['service'],
   args: z.object({ service: serviceName.optional() }).strict(),
   job: 'status',
+  // Several targets and no --on: one line per target from the workers' heartbeats, answered at once.
+  acrossTargets: { slack: (t) => targetsSummary(t).slack, text: (t) => targetsSummary(t).text },
   slack(result: StatusResult) {
     const title = `Stack ${result.project}${result.service ? ` · ${result.service}` : ''}`;
     if (!result.containers.length) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Make sure the machine has what the integration tests need, and that it runs:
 #   - Debian packages: docker.io docker-compose openssh-server busybox-static
-#     redis-server iptables, and debootstrap wireguard-go wireguard-tools iproute2
+#     redis-server iptables, and debootstrap wireguard-go wireguard-tools iproute2 iputils-ping
 #     (installed only when missing)
 #   - dockerd (reachable through /var/run/docker.sock)
 #   - Redis on 127.0.0.1:6379
@@ -38,6 +38,8 @@ REQUIRED_LEAN=(
   "wireguard-go:wireguard-go"
   "wireguard-tools:wg"
   "iproute2:ip"
+  # The WireGuard rotation probes the tunnel with ping every 100 ms (test/support/netns-hosts.ts).
+  "iputils-ping:ping"
 )
 
 missing=()

@@ -37,16 +37,17 @@ function parseClick(body: BlockAction, action: ButtonAction): Click | undefined 
 /** The text a click stands for; undefined when the button only explains something. */
 function commandFor(click: Click, deps: DispatchDeps): { text?: string; explain?: string } {
   const { service } = click.value;
+  const on = click.value.target ? ` --on ${click.value.target}` : '';
   switch (click.actionId) {
     case ALERT_ACTION.logs:
-      return { text: `logs ${service} ${SHOW_LOGS}` };
+      return { text: `logs ${service} ${SHOW_LOGS}${on}` };
     case ALERT_ACTION.restart:
-      return { text: `restart ${service}` };
+      return { text: `restart ${service}${on}` };
     case ALERT_ACTION.doctor:
-      return deps.registry.get('doctor') ? { text: 'doctor' } : { explain: 'The stack doctor is not available in this bot yet.' };
+      return deps.registry.get('doctor') ? { text: `doctor${on}` } : { explain: 'The stack doctor is not available in this bot yet.' };
     case ALERT_ACTION.rollback:
       return deps.registry.get('rollback')
-        ? { explain: `To roll \`${service}\` back, pick a tag with \`/cdb tags\`, then run \`/cdb rollback &lt;tag|latest&gt; ${service}\` here. A rollback needs a second person’s approval; the request and its result are posted in the channel.` }
+        ? { explain: `To roll \`${service}\` back, pick a tag with \`/cdb tags\`, then run \`/cdb rollback &lt;tag|latest&gt; ${service}${on}\` here. A rollback needs a second person’s approval; the request and its result are posted in the channel.` }
         : { explain: `Rollback is not available in this bot yet. Meanwhile: \`/cdb status ${service}\` shows the image in use.` };
     default:
       return { explain: 'This button is not known to this bot (is it older than the worker?).' };

@@ -1,4 +1,5 @@
-import type { Job, Queue } from 'bullmq';
+import type { Job } from 'bullmq';
+import { JobRouter, type JobsQueue } from './job-router.ts';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { envelopeSchema, type Origin, type Reply } from '../shared/contracts/envelope.ts';
@@ -37,13 +38,15 @@ export class AwaitedJobs {
   private readonly awaited = new Map<string, Awaited>();
   private readonly key: string;
 
-  constructor(private readonly deps: { jobs: Queue; redis: Redis; keyPrefix: string; sink: ReplySink; log: Logger; checkMs?: number }) {
+  constructor(private readonly deps: { jobs: JobsQueue; redis: Redis; keyPrefix: string; sink: ReplySink; log: Logger; checkMs?: number }) {
     this.key = `${deps.keyPrefix}:awaiting`;
   }
 
   /** Tracks every job this bot adds to the jobs queue (commands and approved requests alike). */
   attach(): void {
-    this.deps.jobs.on('waiting', (job: Job) => this.track(job));
+    const jobs = this.deps.jobs;
+    if (jobs instanceof JobRouter) jobs.onWaiting((job: Job) => this.track(job));
+    else jobs.on('waiting', (job: Job) => this.track(job));
   }
 
   track(job: Job): void {

@@ -1,6 +1,5 @@
 import { createServer, type Server } from 'node:http';
 import { App, HTTPReceiver, SocketModeReceiver } from '@slack/bolt';
-import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../shared/config/schema.ts';
@@ -8,6 +7,7 @@ import { OpsError } from '../shared/errors.ts';
 import type { AuditLog } from '../shared/audit/audit.ts';
 import type { Registry } from '../shared/registry/registry.ts';
 import { boltLogger } from './bolt-logger.ts';
+import type { JobsQueue } from './job-router.ts';
 import { dispatch, type DispatchOutcome } from './dispatch.ts';
 import { slackGroupDirectory } from './group-directory.ts';
 import { keyPrefix } from '../shared/queue/names.ts';
@@ -41,7 +41,7 @@ export const SLACK_CLIENT_LIMITS = {
 export interface BotDeps {
   readonly config: Config;
   readonly registry: Registry;
-  readonly jobs: Queue;
+  readonly jobs: JobsQueue;
   readonly audit: AuditLog;
   readonly log: Logger;
   readonly redis: Redis;

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import type { Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Config } from '../shared/config/schema.ts';
 import type { Actor, JobEnvelope, Origin } from '../shared/contracts/envelope.ts';
@@ -11,6 +10,8 @@ import { requiredRole, type SlackMessage, type StepUpEnroller } from '../shared/
 import { plainText } from '../shared/render/blocks.ts';
 import { needsApproval } from '../shared/approval/policy.ts';
 import type { ApprovalGateway } from './approval/service.ts';
+import { enqueue, JobRouter, targetsViewOf, type JobsQueue } from './job-router.ts';
+import { isMultiTarget, resolveTarget } from '../shared/targets.ts';
 import { slackDate } from '../shared/approval/message.ts';
 import { commandLabel, commandsTotal } from '../shared/metrics.ts';
 
@@ -18,7 +19,7 @@ export interface DispatchDeps {
   readonly config: Config;
   readonly registry: Registry;
   readonly groups: GroupDirectory;
-  readonly jobs: Queue;
+  readonly jobs: JobsQueue;
   readonly audit: AuditLog;
   readonly log: Logger;
   /** Two-person approval (Slack only); without it, commands needing approval are refused. */
@@ -65,33 +66,44 @@ export async function dispatch(req: CommandRequest, deps: DispatchDeps): Promise
   let args: Record<string, unknown> = {};
   const via = req.origin.kind;
   try {
-    const { command, args: parsed } = resolveCommand(deps.registry, req.text);
+    const { command, args: parsed, target: requested } = resolveCommand(deps.registry, req.text);
     commandName = command.name;
     args = parsed;
     if (command.role !== 'everyone') checkChannel(req.origin.channel, deps.config);
     // The role for what is asked (e.g. doctor --fix), before any job or approval request exists.
     await authorize(req.actor, requiredRole(command, parsed), deps.config, deps.groups);
     if (command.kind === 'answer') {
-      const answerCtx = { actor: req.actor, origin: req.origin, registry: deps.registry, approvals: deps.approvals?.reader, audit: deps.audit, stepUp: deps.stepUp };
+      const answerCtx = { actor: req.actor, origin: req.origin, registry: deps.registry, approvals: deps.approvals?.reader, targets: targetsViewOf(deps.jobs), audit: deps.audit, stepUp: deps.stepUp };
       const message = await command.answer(parsed, answerCtx);
       const plain = await command.text(parsed, answerCtx);
       await deps.audit.record({ requestId, command: command.name, args, actor: req.actor, via, outcome: 'answered', durationMs: Date.now() - started });
       commandsTotal.inc({ command: command.name, outcome: 'answered' });
       return { requestId, ephemeral: message, plain, enqueued: false, ok: true };
     }
+    // Only the bare command (`/cdb status`): `/cdb status web` still asks which target `web` is on.
+    const bare = Object.values(parsed).every((v) => v === undefined);
+    if (requested === undefined && bare && command.acrossTargets && isMultiTarget(deps.config)) {
+      const all = (await targetsViewOf(deps.jobs)?.overview()) ?? [];
+      await deps.audit.record({ requestId, command: command.name, args, actor: req.actor, via, outcome: 'answered', durationMs: Date.now() - started });
+      return { requestId, ephemeral: command.acrossTargets.slack(all), plain: command.acrossTargets.text(all), enqueued: false, ok: true };
+    }
+    const resolved = resolveTarget(deps.config, requested, command.name);
+    const target = resolved.explicit ? resolved.name : undefined;
     if (needsApproval(command, parsed, deps.config)) {
       // Never enqueued from here: the job is enqueued only when the request becomes approved.
       if (!deps.approvals) {
         throw new OpsError('APPROVAL_REQUIRED', `\`${command.name}\` needs a second person’s approval, which is given in Slack: run \`/cdb ${command.name}\` there. Nothing was changed.`);
       }
-      const record = await deps.approvals.request(command, parsed, req.actor, req.origin);
+      const record = await deps.approvals.request(command, parsed, req.actor, req.origin, target);
       log.info({ cmd: command.name, approvalId: record.id }, 'approval requested');
       commandsTotal.inc({ command: command.name, outcome: 'approval_requested' });
       const text = `\`/cdb ${command.name}\` needs a second person’s approval. I posted the request in this channel (request \`${record.id}\`); it expires ${slackDate(record.expiresAt)}. You can cancel it there.`;
       return { requestId: record.id, ephemeral: { text: `:lock: ${text}` }, plain: plainText(text), enqueued: false, ok: true };
     }
-    const envelope: JobEnvelope = { requestId, command: command.name, args, actor: req.actor, origin: req.origin, requestedAt: started };
-    const text = `\`/cdb ${command.name}\` is on its way (request \`${requestId}\`). The result will be posted here.`;
+    const envelope: JobEnvelope = { requestId, command: command.name, args, actor: req.actor, origin: req.origin, requestedAt: started, ...(target ? { target } : {}) };
+    // Before the early ack: a target without a live worker is refused in the ack itself (one Redis round trip).
+    if (deps.jobs instanceof JobRouter) await deps.jobs.assertLive(target);
+    const text = `\`/cdb ${command.name}\`${target ? ` on \`${target}\`` : ''} is on its way (request \`${requestId}\`). The result will be posted here.`;
     const accepted: DispatchOutcome = { requestId, ephemeral: { text: `:hourglass_flowing_sand: ${text}` }, plain: plainText(text), enqueued: true, ok: true };
     if (deps.onAccepted) {
       deps.onAccepted(accepted);
@@ -101,7 +113,8 @@ export async function dispatch(req: CommandRequest, deps: DispatchDeps): Promise
     // The job id is the request id: a retried enqueue of the same request cannot run twice.
     // A user's job carries a priority; alert ticks, schedules and approved jobs carry none, and BullMQ
     // takes those first, so a flood of commands never queues ahead of them (docs/security.md).
-    await deps.jobs.add(command.job, envelope, { jobId: requestId, priority: deps.config.security.userJobPriority, removeOnComplete: 1000, removeOnFail: 5000 });
+    // The router puts it on its target's queue, after the target's liveness check.
+    await enqueue(deps.jobs, command.job, envelope, { jobId: requestId, priority: deps.config.security.userJobPriority, removeOnComplete: 1000, removeOnFail: 5000 });
     await deps.audit.record({ requestId, command: command.name, args, actor: req.actor, via, outcome: 'accepted' });
     log.info({ cmd: command.name }, 'job enqueued');
     commandsTotal.inc({ command: command.name, outcome: 'accepted' });

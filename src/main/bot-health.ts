@@ -9,6 +9,6 @@ import type { RunningBot } from './start-bot.ts';
 export async function startBotHealth(config: Config, bot: Pick<RunningBot, 'core'>, log: Logger): Promise<HealthServer | undefined> {
   if (!config.health.enabled) return undefined;
   const registry = new Registry();
-  registerQueueGauges(registry, bot.core.redis, [bot.core.jobs]);
+  registerQueueGauges(registry, bot.core.redis, bot.core.jobs.all());
   return startHealthServer({ host: config.health.host, port: config.health.botPort, checks: { redis: redisCheck(bot.core.redis) }, registry, log });
 }

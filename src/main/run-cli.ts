@@ -7,6 +7,7 @@ import { plainText } from '../shared/render/blocks.ts';
 import { AuditLog, type AuditQuery } from '../shared/audit/audit.ts';
 import { connectRedis, keyPrefix } from '../shared/queue/names.ts';
 import { loadRegistry, resolveCommand, type Registry } from '../shared/registry/registry.ts';
+import { configForTarget, resolveTarget } from '../shared/targets.ts';
 import { needsApproval } from '../shared/approval/policy.ts';
 import { ApprovalStore } from '../shared/approval/store.ts';
 import type { ApprovalReader } from '../shared/approval/types.ts';
@@ -103,8 +104,10 @@ export async function runCli(opts: CliOptions): Promise<number> {
     const jobs = await loadJobs();
     const job = jobs.get(command.job);
     if (!job) throw new Error(`no job processor named ${command.job}`);
+    // The CLI runs the job here, on this host: with targets, against the one `--on` names (or the default).
+    const view = configForTarget(config, resolveTarget(config, resolved.target, command.name).name);
     const result = await runJobInline(job, resolved.args, {
-      requestId, actor, config, docker: createDocker(config), redis: conn.redis, log: opts.log,
+      requestId, actor, config: view, docker: createDocker(view), redis: conn.redis, log: opts.log,
       progress: (text) => opts.stderr.write(`… ${text}\n`),
       notify: async () => undefined, // the CLI prints its result; alert threads are the worker's business
     });

@@ -1,23 +1,26 @@
 import type { Server } from 'node:http';
-import { Queue, type Worker } from 'bullmq';
+import type { Worker } from 'bullmq';
 import type { App } from '@slack/bolt';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../shared/config/schema.ts';
 import { AuditLog } from '../shared/audit/audit.ts';
-import { JOBS_QUEUE, connectRedis, keyPrefix, queuePrefix, redisErrorReporter } from '../shared/queue/names.ts';
+import { connectRedis, keyPrefix, queuePrefix, redisErrorReporter } from '../shared/queue/names.ts';
+import { JobRouter } from '../bot/job-router.ts';
 import { loadRegistry, type Registry } from '../shared/registry/registry.ts';
 import { createSlackApp } from '../bot/create-app.ts';
 import { startReplyConsumer, type ReplySink } from '../bot/reply-consumer.ts';
 import { SlackSink } from '../bot/slack-sink.ts';
 import { ApprovalAwareSink, startApprovalSweeper } from '../bot/approval/sweeper.ts';
+import { startTargetWatch } from '../bot/target-watch.ts';
+import { isMultiTarget } from '../shared/targets.ts';
 import { startCheckpoints } from '../bot/audit-checkpoints.ts';
 import { AwaitedJobs } from '../bot/awaited-jobs.ts';
 
 export interface BotCore {
   readonly redis: Redis;
   readonly registry: Registry;
-  readonly jobs: Queue;
+  readonly jobs: JobRouter;
   readonly audit: AuditLog;
   close(): Promise<void>;
 }
@@ -26,8 +29,8 @@ export interface BotCore {
 export async function startBotCore(config: Config, log: Logger, registryOverride?: Registry): Promise<BotCore> {
   const redis = connectRedis(config, log);
   const registry = registryOverride ?? (await loadRegistry());
-  const jobs = new Queue(JOBS_QUEUE, { connection: redis, prefix: queuePrefix(config) });
-  jobs.on('error', redisErrorReporter(redis, log));
+  // One queue per target (just `jobs` for a single stack); refuses targets without a live worker.
+  const jobs = new JobRouter(config, redis, redisErrorReporter(redis, log));
   const audit = new AuditLog(redis, log, `${keyPrefix(config)}:audit`, config.audit.streamMaxLen, config.secrets.auditKey);
   return {
     redis, registry, jobs, audit,
@@ -68,6 +71,8 @@ export async function startBot(config: Config, log: Logger, registry?: Registry)
   if (!listen) await app.start();
   // Expiry, recovery of approved-but-unqueued requests and the group mirror; all state is in Redis.
   const sweeper = startApprovalSweeper(approvals, log);
+  // Targets whose workers disappear (or come back) are announced once in the alerts channel.
+  const watch = isMultiTarget(config) || config.targets?.length ? startTargetWatch({ redis: core.redis, prefix: keyPrefix(config), overview: () => core.jobs.overview(), notify: (n) => sink.deliver(n), log }) : undefined;
   const checkpoints = startCheckpoints({ config, audit: core.audit, redis: core.redis, client: app.client, log });
   log.info({ mode: config.slack.mode, project: config.stack.project }, 'bot started');
   let closed = false;
@@ -80,6 +85,7 @@ export async function startBot(config: Config, log: Logger, registry?: Registry)
       closed = true;
       checkpoints.stop();
       await sweeper.stop();
+      await watch?.close();
       await lostCheck.stop();
       if (server) {
         server.closeAllConnections();

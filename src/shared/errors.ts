@@ -43,6 +43,13 @@ export const ERROR_CODES = {
   ROTATION_IN_PROGRESS: 'A rotation of that secret is already running; it finishes or rolls back first.',
   UNKNOWN_SECRET: 'The secret is not managed (not in rotation.secrets); the message lists the known ones.',
   ROTATION_FAILED: 'A secret rotation failed and was rolled back (or could not be, as the message says).',
+  TARGET_UNKNOWN: 'The `--on` target is not in the configuration.',
+  TARGET_AMBIGUOUS: 'Several targets are configured, there is no default, and the command named none.',
+  NO_WORKER: 'No worker for the target has sent a heartbeat recently, so the command was not queued.',
+  WG_HOST_UNREACHABLE: 'A WireGuard endpoint’s host could not be reached over SSH (or its host key is not the pinned one).',
+  WG_TUNNEL_MISMATCH: 'The WireGuard interfaces do not match the configured tunnel (peers or key files); nothing was changed.',
+  WG_ROTATION_BUSY: 'A rotation of this tunnel is running, or an interrupted one is being finished or rolled back.',
+  WG_ROTATION_FAILED: 'A WireGuard rotation step failed; the result says whether the old keys were restored.',
   JOB_LOST: 'The job the bot was waiting on disappeared from Redis (e.g. a Redis without persistence restarted) before the worker answered.',
   INTERNAL: 'An unexpected error; details are in the logs under the request id.',
 } as const;

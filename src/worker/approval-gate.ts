@@ -50,7 +50,8 @@ function mismatches(record: ApprovalRecord, env: JobEnvelope, jobName: string): 
   if (record.channel !== env.origin.channel || env.origin.kind !== 'slack') out.push('channel');
   if (record.requester.userId !== env.actor.userId || record.requester.teamId !== env.actor.teamId) out.push('requester');
   const fromRecord = approvalDigest(record);
-  const fromJob = approvalDigest({ id: env.requestId, command: env.command, job: jobName, args: env.args, requester: env.actor, channel: env.origin.channel });
+  if ((record.target ?? undefined) !== (env.target ?? undefined)) out.push('target');
+  const fromJob = approvalDigest({ id: env.requestId, command: env.command, job: jobName, args: env.args, requester: env.actor, channel: env.origin.channel, target: env.target });
   if (fromRecord !== record.digest) out.push('stored digest');
   if (fromJob !== record.digest) out.push('arguments');
   const claimed = (env.approval?.approvers ?? []).map((a) => `${a.teamId}/${a.userId}`).sort().join(',');

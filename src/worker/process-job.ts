@@ -61,6 +61,10 @@ export function createProcessor(deps: ProcessorDeps): (job: Job) => Promise<JobO
 
   return async (job) => {
     const env = parseEnvelope(job);
+    if ((env.target ?? undefined) !== config.target?.name) {
+      // Queues are per target, so only a hand-made job gets here: it never runs on the wrong stack.
+      throw await refuse(env, new OpsError('TARGET_UNKNOWN', `This job is for target \`${env.target ?? 'default'}\` but reached the worker of \`${config.target?.name ?? 'default'}\`. It was not run.`), log.child({ requestId: env.requestId }));
+    }
     const def = jobs.get(job.name);
     const jobLog = log.child({ cmd: env.command, user: env.actor.userId, requestId: env.requestId, jobId: job.id });
     let approval: ApprovedRun | undefined;

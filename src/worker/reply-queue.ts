@@ -32,3 +32,25 @@ export class ReplyQueue {
     return this.queue.close();
   }
 }
+
+/**
+ * The replies of one target's worker: results, errors and progress carry the target (the bot shows
+ * it); notices (alerts, doctor reports) start with `[target]`, get a "Target:" line and a thread key
+ * of their own per target.
+ */
+export class TargetReplyQueue extends ReplyQueue {
+  constructor(connection: Redis, prefix: string, private readonly target: string, onError?: (err: Error) => void) {
+    super(connection, prefix, onError);
+  }
+
+  override send(reply: Reply): Promise<void> {
+    if (reply.type !== 'notice') return super.send({ ...reply, target: this.target });
+    const t = this.target;
+    return super.send({
+      ...reply,
+      key: `t-${t}:${reply.key}`.slice(0, 120),
+      text: `[${t}] ${reply.text}`.slice(0, 4000),
+      ...(reply.blocks ? { blocks: [{ type: 'context', elements: [{ type: 'mrkdwn', text: `Target: *${t}*` }] }, ...reply.blocks].slice(0, 50) } : {}),
+    });
+  }
+}

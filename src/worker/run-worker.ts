@@ -4,7 +4,8 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../shared/config/schema.ts';
 import { AuditLog } from '../shared/audit/audit.ts';
-import { JOBS_QUEUE, keyPrefix, queuePrefix, redisErrorReporter } from '../shared/queue/names.ts';
+import { jobsQueue, keyPrefix, queuePrefix, redisErrorReporter } from '../shared/queue/names.ts';
+import { configForTarget } from '../shared/targets.ts';
 import { watchDocker } from '../host/docker-watch.ts';
 import { loadRegistry, type Registry } from '../shared/registry/registry.ts';
 import { mirrorDirectory } from '../shared/approval/group-mirror.ts';
@@ -12,7 +13,7 @@ import { ApprovalStore } from '../shared/approval/store.ts';
 import { ApprovalGate } from './approval-gate.ts';
 import type { JobRegistry } from './job-registry.ts';
 import { createProcessor } from './process-job.ts';
-import { ReplyQueue } from './reply-queue.ts';
+import { ReplyQueue, TargetReplyQueue } from './reply-queue.ts';
 
 export interface WorkerDeps {
   readonly config: Config;
@@ -25,6 +26,11 @@ export interface WorkerDeps {
    * Defaults to the commands/ folder; tests pass their own.
    */
   readonly registry?: Registry;
+  /**
+   * The target this worker serves (`CDB_TARGET`); its jobs see the target's stack as `config.stack`
+   * and use its queue. Absent: the single stack of a config without `targets:`.
+   */
+  readonly target?: string;
 }
 
 export interface RunningWorker {
@@ -35,8 +41,11 @@ export interface RunningWorker {
 
 /** The BullMQ worker of the jobs queue, with its replies queue, audit stream and approval gate. */
 export function startWorker(deps: WorkerDeps): RunningWorker {
-  const { config, connection, log } = deps;
-  const replies = new ReplyQueue(connection, queuePrefix(config), redisErrorReporter(connection, log));
+  const { config, connection } = deps;
+  // Jobs see the target's view of the config; approvals, audit and the replies queue stay on the root one.
+  const view = deps.target ? configForTarget(config, deps.target) : config;
+  const log = view.target ? deps.log.child({ target: view.target.name }) : deps.log;
+  const replies = view.target ? new TargetReplyQueue(connection, queuePrefix(config), view.target.name, redisErrorReporter(connection, log)) : new ReplyQueue(connection, queuePrefix(config), redisErrorReporter(connection, log));
   // In-flight Engine requests are tracked, so a time limit hit while Docker hangs names Docker.
   const docker = watchDocker(deps.docker);
   const audit = new AuditLog(connection, log, `${keyPrefix(config)}:audit`, config.audit.streamMaxLen, config.secrets.auditKey);
@@ -49,8 +58,8 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
     groups,
     audit,
   });
-  const processor = createProcessor({ ...deps, docker, gate, groups, replies, audit });
-  const worker = new Worker(JOBS_QUEUE, processor, { connection, prefix: queuePrefix(config), concurrency: config.worker.concurrency, autorun: true });
+  const processor = createProcessor({ ...deps, config: view, log, docker, gate, groups, replies, audit });
+  const worker = new Worker(jobsQueue(view), processor, { connection, prefix: queuePrefix(config), concurrency: config.worker.concurrency, autorun: true });
   worker.on('failed', (job, err) => {
     if (job && err instanceof UnrecoverableError && err.message.startsWith('job ')) log.error({ jobId: job.id, err: err.message }, 'rejected malformed job');
   });

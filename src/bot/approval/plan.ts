@@ -1,4 +1,5 @@
-import { QueueEvents, type Queue } from 'bullmq';
+import { QueueEvents } from 'bullmq';
+import { queueFor, type JobsQueue } from '../job-router.ts';
 import type { Redis } from 'ioredis';
 import type { Actor, JobEnvelope } from '../../shared/contracts/envelope.ts';
 import { jobOutcomeSchema } from '../../shared/contracts/job-outcome.ts';
@@ -27,13 +28,15 @@ function planFailure(code: ErrorCode, message: string): OpsError {
  * the job's return value instead of posting it, see src/shared/contracts/job-outcome.ts) and waits
  * for it with BullMQ's QueueEvents, so the request can say exactly what will change.
  */
-export async function runApprovalPlan(jobs: Queue, redis: Redis, command: AnyCommand, args: Record<string, unknown>, actor: Actor, channel: string, waitMs = PLAN_WAIT_MS): Promise<Planned | undefined> {
+export async function runApprovalPlan(router: JobsQueue, redis: Redis, command: AnyCommand, args: Record<string, unknown>, actor: Actor, channel: string, waitMs = PLAN_WAIT_MS, target?: string): Promise<Planned | undefined> {
   const plan = command.approvalPlan;
   if (!plan) return undefined;
   const planArgs = plan.args ? plan.args(args) : args;
   if (!planArgs) return undefined;
   const id = `plan-${newApprovalId()}`;
-  const envelope: JobEnvelope = { requestId: id, command: plan.job, args: planArgs, actor, origin: { kind: 'plan', channel }, requestedAt: Date.now() };
+  const envelope: JobEnvelope = { requestId: id, command: plan.job, args: planArgs, actor, origin: { kind: 'plan', channel }, requestedAt: Date.now(), ...(target ? { target } : {}) };
+  // The plan runs on the target's own worker; none alive: refused here, before anything is posted.
+  const jobs = await queueFor(router, target);
   // Events are read from the stream's last entry before the job exists, so the completion cannot
   // slip past between QueueEvents connecting and its first read (its default, '$', would allow it).
   const [last] = await redis.xrevrange(jobs.keys.events as string, '+', '-', 'COUNT', 1);

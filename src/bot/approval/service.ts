@@ -1,4 +1,4 @@
-import type { Queue } from 'bullmq';
+import { enqueue, type JobsQueue } from '../job-router.ts';
 import type { Redis } from 'ioredis';
 import type { WebClient } from '@slack/web-api';
 import type { Logger } from 'pino';
@@ -22,7 +22,7 @@ import { APPROVAL_ID, type ApprovalReader, type ApprovalRecord, type Person } fr
 export interface ApprovalServiceDeps {
   readonly config: Config;
   readonly registry: Registry;
-  readonly jobs: Queue;
+  readonly jobs: JobsQueue;
   /** The bot's Redis connection (plans read the queue's event stream position with it). */
   readonly redis: Redis;
   readonly audit: AuditLog;
@@ -37,7 +37,7 @@ export interface ApprovalServiceDeps {
 
 /** What dispatch needs: create a request, and read requests for `/cdb approvals`. */
 export interface ApprovalGateway {
-  request(command: AnyCommand, args: Record<string, unknown>, actor: Actor, origin: Origin): Promise<ApprovalRecord>;
+  request(command: AnyCommand, args: Record<string, unknown>, actor: Actor, origin: Origin, target?: string): Promise<ApprovalRecord>;
   readonly reader: ApprovalReader;
 }
 
@@ -89,7 +89,7 @@ export class ApprovalService implements ApprovalGateway {
     }
   }
 
-  async request(command: AnyCommand, args: Record<string, unknown>, actor: Actor, origin: Origin): Promise<ApprovalRecord> {
+  async request(command: AnyCommand, args: Record<string, unknown>, actor: Actor, origin: Origin, target?: string): Promise<ApprovalRecord> {
     if (command.kind !== 'job') throw new Error(`${command.name} is not a job command`);
     const channel = origin.channel;
     if (origin.kind !== 'slack' || !channel) {
@@ -102,14 +102,14 @@ export class ApprovalService implements ApprovalGateway {
     if (refusal) throw new OpsError('UNKNOWN_ACTOR', `You cannot request \`${command.name}\`: ${refusal}.`);
 
     const { store } = this.deps;
-    const planned = await runApprovalPlan(this.deps.jobs, this.deps.redis, command, args, actor, channel);
+    const planned = await runApprovalPlan(this.deps.jobs, this.deps.redis, command, args, actor, channel, undefined, target);
     const approvedArgs = planned ? pinned(command, args, planned.pin) : args;
     const { required, expiryMs } = approvalSettings(command.name, this.deps.config);
     const id = newApprovalId();
     const now = await store.now();
     const requester = { userId: actor.userId, teamId: actor.teamId, name: actor.name };
-    const base = { id, command: command.name, job: command.job, args: approvedArgs, requester, channel };
-    const summary = [...(planned?.lines ?? []), ...summaryOf(command, approvedArgs)].slice(0, MAX_SUMMARY).map((l) => l.slice(0, 500));
+    const base = { id, command: command.name, job: command.job, args: approvedArgs, requester, channel, ...(target ? { target } : {}) };
+    const summary = [...(target ? [`Target: ${target}`] : []), ...(planned?.lines ?? []), ...summaryOf(command, approvedArgs)].slice(0, MAX_SUMMARY).map((l) => l.slice(0, 500));
     const record: ApprovalRecord = {
       v: 1, ...base, state: 'pending', digest: approvalDigest(base), summary,
       required, createdAt: now, expiresAt: now + expiryMs, approvals: [],
@@ -171,8 +171,9 @@ export class ApprovalService implements ApprovalGateway {
       origin: { kind: 'slack', channel: r.channel, threadTs: r.messageTs },
       requestedAt: r.createdAt,
       approval: { id: r.id, approvers: r.approvals.map((a) => ({ userId: a.userId, teamId: a.teamId })) },
+      ...(r.target ? { target: r.target } : {}),
     };
-    await this.deps.jobs.add(r.job, envelope, { jobId: r.id, removeOnComplete: 1000, removeOnFail: 5000 });
+    await enqueue(this.deps.jobs, r.job, envelope, { jobId: r.id, removeOnComplete: 1000, removeOnFail: 5000 });
     this.deps.log.info({ approvalId: r.id, cmd: r.command }, 'approved job enqueued');
   }
 

@@ -56,6 +56,7 @@ export function incidentSettings(config: Config): IncidentSettings & render.Rend
     project: config.stack.project, errorThreshold: a.errorThreshold, errorWindow: a.errorWindow, resolveAfterChecks: a.resolveAfterChecks,
     groupWaitMs: a.groupWaitSeconds * 1000, repeatIntervalMs: a.repeatIntervalMinutes * 60_000, flapWindowMs: a.flap.windowMinutes * 60_000,
     flapMaxIncidents: a.flap.maxIncidents, rootRefreshMs: ROOT_REFRESH_MS, runbookBaseUrl: a.runbookBaseUrl,
+    ...(config.target ? { target: config.target.name } : {}),
   };
 }
 

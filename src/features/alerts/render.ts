@@ -15,6 +15,7 @@ export interface RenderSettings {
   readonly errorWindow: string;
   readonly resolveAfterChecks: number;
   readonly runbookBaseUrl?: string;
+  readonly target?: string;
 }
 
 export interface Evidence {
@@ -91,7 +92,7 @@ export function rootMessage(state: ContainerState, i: Incident, resolved: boolea
   if (resolved && i.resolvedAt) f.push(`*Duration*\n${formatDuration(i.resolvedAt - i.openedAt)}`);
   if (i.kinds.includes('errors')) f.push(`*Errors (${esc(s.errorWindow)})*\n${i.peakErrors} at peak`);
   if (state.restartCount !== undefined) f.push(`*Restarts*\n${state.restartCount}${i.restartsAtOpen !== undefined && state.restartCount > i.restartsAtOpen ? ` (+${state.restartCount - i.restartsAtOpen} in this incident)` : ''}`);
-  const value: AlertButtonValue = { service: serviceOf(state, s.project), container: state.name, incident: i.id };
+  const value: AlertButtonValue = { service: serviceOf(state, s.project), container: state.name, incident: i.id, ...(s.target ? { target: s.target } : {}) };
   const blocks: Block[] = [section(lines.join('\n')), fields(f), actions(value, !resolved), context(`incident \`${esc(i.id)}\` · updated ${slackDate(now)}`)];
   const text = `${emoji} ${title} (${state.name}): ${symptoms}`;
   return { text: clip(text, 300), blocks: toNotice(blocks) };

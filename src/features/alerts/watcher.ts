@@ -4,7 +4,7 @@ import type Docker from 'dockerode';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../../shared/config/schema.ts';
-import { JOBS_QUEUE, queuePrefix, redisErrorReporter } from '../../shared/queue/names.ts';
+import { jobsQueue, queuePrefix, redisErrorReporter } from '../../shared/queue/names.ts';
 import type { AlertRuntime } from './check.ts';
 import { type ContainerEvent, watchContainerEvents } from './events.ts';
 import { LokiClient } from './loki-client.ts';
@@ -45,7 +45,7 @@ function eventJobId(events: readonly ContainerEvent[]): string {
  */
 export async function startAlertWatcher(deps: AlertWatcherDeps): Promise<AlertWatcher> {
   const { config, docker, connection, log } = deps;
-  const queue = new Queue(JOBS_QUEUE, { connection, prefix: queuePrefix(config) });
+  const queue = new Queue(jobsQueue(config), { connection, prefix: queuePrefix(config) });
   queue.on('error', redisErrorReporter(connection, log));
   if (!config.alerts.enabled || !config.channels.alerts) {
     // Nowhere to say anything: no checks at all (and no leftover schedule from an earlier config).

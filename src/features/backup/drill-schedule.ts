@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../../shared/config/schema.ts';
 import type { JobEnvelope } from '../../shared/contracts/envelope.ts';
-import { JOBS_QUEUE, queuePrefix, redisErrorReporter } from '../../shared/queue/names.ts';
+import { jobsQueue, queuePrefix, redisErrorReporter } from '../../shared/queue/names.ts';
 
 export const DRILL_SCHEDULER_ID = 'drill';
 /** No user path produces this request id: it marks scheduled drills (see isScheduledDrill). */
@@ -20,7 +20,7 @@ function envelope(): JobEnvelope {
 
 /** Runs `drill` on `backup.drillSchedule` (cron), or removes the schedule when there is none. */
 export async function startDrillSchedule(config: Config, connection: Redis, log: Logger): Promise<void> {
-  const queue = new Queue(JOBS_QUEUE, { connection, prefix: queuePrefix(config) });
+  const queue = new Queue(jobsQueue(config), { connection, prefix: queuePrefix(config) });
   queue.on('error', redisErrorReporter(connection, log));
   try {
     const pattern = config.backup.drillSchedule;

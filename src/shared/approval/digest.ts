@@ -20,9 +20,11 @@ export interface DigestInput {
   readonly args: Record<string, unknown>;
   readonly requester: Person;
   readonly channel: string | undefined;
+  /** Absent for a single stack, so digests of requests made before targets existed still match. */
+  readonly target?: string | undefined;
 }
 
-/** What an approver approves: this exact operation, for this requester, in this channel. */
+/** What an approver approves: this exact operation, for this requester, in this channel, on this target. */
 export function approvalDigest(i: DigestInput): string {
   const body = canonicalJson({
     v: 1,
@@ -32,6 +34,8 @@ export function approvalDigest(i: DigestInput): string {
     args: i.args,
     requester: { userId: i.requester.userId, teamId: i.requester.teamId },
     channel: i.channel ?? null,
+    // An approval for `web` can never run on `services`: the target is part of what was approved.
+    target: i.target,
   });
   return createHash('sha256').update(body).digest('hex');
 }

@@ -29,7 +29,9 @@ export const approvalRecordSchema = z.object({
   command: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/),
   job: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/),
   args: z.record(z.string(), z.unknown()),
-  /** sha256 over id, command, job, args, requester and channel (src/shared/approval/digest.ts). */
+  /** The target (`--on`) the request is for; absent on a single-stack setup. In the digest. */
+  target: z.string().regex(/^[a-z][a-z0-9-]{0,23}$/).optional(),
+  /** sha256 over id, command, job, args, requester, channel and target (src/shared/approval/digest.ts). */
   digest: z.string().regex(/^[a-f0-9]{64}$/),
   requester: actorSchema,
   channel: z.string().regex(/^[CG][A-Z0-9]{2,}$/),

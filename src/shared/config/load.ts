@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { OpsError } from '../errors.ts';
+import { fillStackFromTargets } from './targets-schema.ts';
 import { configSchema, type Config, type FileConfig, type Secrets } from './schema.ts';
 
 type Env = Record<string, string | undefined>;
@@ -81,7 +82,7 @@ function deepFreeze<T>(value: T): T {
 export function buildConfig(raw: unknown, env: Env = process.env, source = '(inline)'): Config {
   const doc = raw && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Record<string, unknown>) : null;
   if (!doc) throw new OpsError('CONFIG_INVALID', `Configuration ${source} must be a YAML mapping with at least a "stack" section.`);
-  const parsed = configSchema.safeParse(envOverrides(doc, env));
+  const parsed = configSchema.safeParse(envOverrides(fillStackFromTargets(doc), env));
   if (!parsed.success) throw new OpsError('CONFIG_INVALID', describeIssues(parsed.error, source));
   const secrets: Secrets = {
     slackBotToken: readSecret(env, 'SLACK_BOT_TOKEN'),

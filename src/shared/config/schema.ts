@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { durationSchema } from '../duration.ts';
 import { CHECK_IDS, type CheckId } from '../contracts/doctor.ts';
 import { rotationSection } from './rotation-schema.ts';
+import { wireguardSection } from './wireguard-schema.ts';
+import { targetName, targetsSection } from './targets-schema.ts';
 import { backupSection } from './backup-schema.ts';
 
 const slackUserId = z.string().regex(/^[UW][A-Z0-9]{2,}$/, 'a Slack user ID such as U012ABCDEF');
@@ -236,6 +238,13 @@ export const configSchema = z
       .default({ keep: 10, manifestDir: '/var/lib/cdb/rollback', healthTimeoutSeconds: 60 }),
     doctor: doctorSection,
     rotation: rotationSection,
+    wireguard: wireguardSection,
+    /** Named stacks on one or more hosts (docs/targets.md); absent: `stack` is the one target. */
+    targets: targetsSection,
+    /** Where a command without `--on` goes when there are several targets (`/cdb status` shows them all). */
+    defaultTarget: targetName.optional(),
+    /** Seconds without a heartbeat after which a target's worker counts as gone. */
+    workerStaleSeconds: z.number().int().min(5).max(3600).default(30),
     /** /cdb clean (docs/clean.md). */
     clean: z
       .object({
@@ -262,7 +271,8 @@ export const configSchema = z
       .default({ enabled: true, host: '127.0.0.1', botPort: 9464, workerPort: 9465 }),
     backup: backupSection,
   })
-  .strict();
+  .strict()
+  .refine((c) => !c.defaultTarget || (c.targets ?? []).some((t) => t.name === c.defaultTarget), { message: 'defaultTarget must name one of targets', path: ['defaultTarget'] });
 
 export type FileConfig = z.infer<typeof configSchema>;
 
@@ -278,4 +288,9 @@ export interface Secrets {
   readonly stepUpKey?: string;
 }
 
-export type Config = Readonly<FileConfig> & { readonly secrets: Secrets; readonly source: string };
+export type Config = Readonly<FileConfig> & {
+  readonly secrets: Secrets;
+  readonly source: string;
+  /** Set in a worker's per-target view (src/shared/targets.ts): the target its jobs are about. */
+  readonly target?: { readonly name: string; readonly queue: string };
+};

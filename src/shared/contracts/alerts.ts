@@ -22,6 +22,8 @@ export const alertButtonValueSchema = z
     service: serviceName,
     container: containerName,
     incident: z.string().regex(/^[a-zA-Z0-9_.:-]{1,100}$/),
+    /** The target the incident is on (several targets): the buttons' commands get `--on <target>`. */
+    target: z.string().regex(/^[a-z][a-z0-9-]{0,23}$/).optional(),
   })
   .strict();
 export type AlertButtonValue = z.infer<typeof alertButtonValueSchema>;

@@ -37,6 +37,8 @@ export const envelopeSchema = z.object({
   origin: originSchema,
   requestedAt: z.number().int(),
   approval: approvalRefSchema.optional(),
+  /** The target (`--on`) the job is for; absent on a single-stack setup. Bound into the approval digest. */
+  target: z.string().regex(/^[a-z][a-z0-9-]{0,23}$/).optional(),
 });
 export type JobEnvelope = z.infer<typeof envelopeSchema>;
 
@@ -62,6 +64,7 @@ export const replySchema = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('progress'),
     requestId: z.string(),
+    target: z.string().max(24).optional(),
     command: z.string(),
     origin: originSchema,
     text: z.string().max(500),
@@ -69,6 +72,7 @@ export const replySchema = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('result'),
     requestId: z.string(),
+    target: z.string().max(24).optional(),
     command: z.string(),
     args: z.record(z.string(), z.unknown()),
     origin: originSchema,
@@ -78,6 +82,7 @@ export const replySchema = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('error'),
     requestId: z.string(),
+    target: z.string().max(24).optional(),
     command: z.string(),
     origin: originSchema,
     code: z.string(),

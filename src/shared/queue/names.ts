@@ -69,6 +69,16 @@ export function queuePrefix(config: Pick<Config, 'redis'>): string {
   return `${config.redis.prefix}:q`;
 }
 
-export function keyPrefix(config: Pick<Config, 'redis'>): string {
-  return config.redis.prefix;
+/**
+ * Key prefix of state: a worker's per-target view (config.target set) keeps its alerts, doctor and
+ * rollback state under `<prefix>:t:<target>`, so two targets never share an incident or a tag.
+ * Approvals, audit and the group mirror use the root config, hence the root prefix.
+ */
+export function keyPrefix(config: Pick<Config, 'redis'> & { readonly target?: { readonly name: string } }): string {
+  return config.target ? `${config.redis.prefix}:t:${config.target.name}` : config.redis.prefix;
+}
+
+/** The jobs queue this config's jobs go to: `jobs`, or `jobs-<target>` in a per-target view. */
+export function jobsQueue(config: { readonly target?: { readonly queue: string } }): string {
+  return config.target?.queue ?? JOBS_QUEUE;
 }

@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import type { Block } from '../render/blocks.ts';
 import type { Actor, Origin } from '../contracts/envelope.ts';
 import type { ApprovalReader } from '../approval/types.ts';
+import type { TargetStatus, TargetsView } from '../targets-view.ts';
 import type { AuditReader } from '../audit/audit.ts';
 
 /** Roles are ranked: an approver may do what an operator may, an operator what a viewer may. */
@@ -23,6 +24,8 @@ export interface AnswerContext {
   readonly registry: ReadonlyMap<string, AnyCommand>;
   /** Read-only view of approval requests (`/cdb approvals`); absent where there is no Redis. */
   readonly approvals?: ApprovalReader;
+  /** Targets with their workers and queues (`/cdb targets`); absent where there is no Redis. */
+  readonly targets?: TargetsView;
   /** Read-only view of the audit stream (`/cdb audit`); absent where there is no Redis. */
   readonly audit?: AuditReader;
   /** Step-up enrollment (`/cdb enroll`): only where the bot can DM the user (Slack). */
@@ -97,6 +100,11 @@ export interface JobCommand<S extends z.ZodType, R> extends CommandBase<S> {
   text(result: R, args: z.output<S>): string;
   /** CLI exit code for a result (0 unless the result reports a failure). */
   exitCode?(result: R): number;
+  /**
+   * Without `--on` on a multi-target setup: the bot answers with one line per target from the
+   * workers' heartbeats instead of asking which target (`/cdb status`).
+   */
+  readonly acrossTargets?: { slack(targets: readonly TargetStatus[]): SlackMessage; text(targets: readonly TargetStatus[]): string };
 }
 
 /**

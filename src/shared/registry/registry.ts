@@ -24,10 +24,13 @@ export interface ResolvedCommand {
   readonly command: AnyCommand;
   readonly args: Record<string, unknown>;
   readonly flags: Record<string, string | true>;
+  /** `--on <target>`, taken by every command; which targets exist is the dispatcher's business. */
+  readonly target?: string;
 }
 
 /** Options every command accepts; they shape output, not the request. */
 const PRESENTATION_FLAGS = new Set(['json']);
+const TARGET = /^[a-z][a-z0-9-]{0,23}$/;
 
 function closest(name: string, registry: Registry): string | undefined {
   return [...registry.keys()].find((k) => k.startsWith(name.slice(0, 2)));
@@ -65,11 +68,15 @@ export function resolveCommand(registry: Registry, text: string): ResolvedComman
     }
   }
   const presentation: Record<string, string | true> = {};
+  let target: string | undefined;
   for (const [key, value] of Object.entries(flags)) {
-    if (PRESENTATION_FLAGS.has(key)) presentation[key] = value;
+    if (key === 'on') {
+      if (typeof value !== 'string' || !TARGET.test(value)) throw new OpsError('BAD_ARGUMENTS', `\`--on\` takes a target name such as \`web\`.`);
+      target = value;
+    } else if (PRESENTATION_FLAGS.has(key)) presentation[key] = value;
     else input[key.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())] = value;
   }
   const parsed = command.args.safeParse(input);
   if (!parsed.success) throw new OpsError('BAD_ARGUMENTS', formatIssues(parsed.error, command));
-  return { command, args: parsed.data as Record<string, unknown>, flags: presentation };
+  return { command, args: parsed.data as Record<string, unknown>, flags: presentation, ...(target ? { target } : {}) };
 }

@@ -8,6 +8,8 @@ export interface Tokens {
 
 const MAX_INPUT = 2000;
 const FLAG = /^--([a-z][a-z0-9-]*)(?:=(.*))?$/s;
+/** Options that always take a value, so `--on web` reads like `--on=web` (the target of any command). */
+const VALUE_FLAGS = new Set(['on']);
 
 /**
  * Splits `status web --since=15m "two words"` the way a user expects from a shell,
@@ -55,7 +57,14 @@ export function tokenize(input: string): Tokens {
     }
     const name = match[1] as string;
     if (name in flags) throw new OpsError('BAD_ARGUMENTS', `Option --${name} is given twice.`);
-    flags[name] = match[2] ?? true;
+    let value: string | true = match[2] ?? true;
+    if (value === true && VALUE_FLAGS.has(name)) {
+      const next = raw[i + 1];
+      if (next === undefined || next.startsWith('--')) throw new OpsError('BAD_ARGUMENTS', `Option --${name} needs a value, e.g. \`--${name} web\`.`);
+      value = next;
+      i++;
+    }
+    flags[name] = value;
   }
   return { words, flags };
 }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { tunnelName } from '../config/wireguard-schema.ts';
 
-/** `/cdb rotate wireguard <tunnel>`: the kind word, then the tunnel's name from `wireguard.tunnels`. */
+/** `/cdb rotate-wireguard <tunnel>`: the tunnel's name from `wireguard.tunnels` (the kind defaults to wireguard). */
 export const rotateWireguardArgs = z.object({ kind: z.literal('wireguard', { error: 'only `wireguard` can be rotated by this command' }).default('wireguard'), tunnel: tunnelName }).strict();
 export type RotateWireguardArgs = z.infer<typeof rotateWireguardArgs>;
 

@@ -1,3 +1,4 @@
+import { wireguardSecretRows } from './wireguard/ages.ts';
 import type { Redis } from 'ioredis';
 import type { Config } from '../../shared/config/schema.ts';
 import type { SecretRow, SecretsInventory } from '../../shared/contracts/rotation.ts';
@@ -61,6 +62,17 @@ export async function buildInventory(config: Config, redis: Redis, host: SecretH
   for (const [name, d] of declared) {
     if (d.file && seenFiles.has(d.file)) continue;
     rows.push({ name, managed: false, file: d.file, consumers: d.consumers, ...(await ageOf(d.file, undefined)) });
+  }
+  // WireGuard keys live on the tunnel's hosts (issue 13): listed with their age against 365 days.
+  if (config.wireguard.tunnels.length) {
+    const wg = await wireguardSecretRows(config).catch((err: unknown) => {
+      problems.push(`WireGuard key ages could not be read: ${(err as Error).message}`);
+      return [];
+    });
+    for (const { where: _where, error, ...row } of wg) {
+      rows.push(row);
+      if (error) problems.push(`${row.name}: ${error}`);
+    }
   }
   rows.sort((a, b) => Number(b.managed) - Number(a.managed) || a.name.localeCompare(b.name));
   return { rows, problems, dueSoonDays: config.rotation.dueSoonDays };

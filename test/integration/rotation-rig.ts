@@ -82,7 +82,7 @@ async function startWithFile(file: Record<string, unknown>, dir: string, prefix:
       await rig.killWorker('SIGTERM');
       const child = spawn(process.execPath, ['--import', 'tsx', 'src/main/worker.ts'], {
         cwd: ROOT,
-        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', CDB_CONFIG: configPath, REDIS_URL, LOG_LEVEL: 'debug', ...(pause ? { CDB_TEST_ROTATION_PAUSE: pause } : {}) },
+        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', CDB_CONFIG: configPath, REDIS_URL, LOG_LEVEL: 'debug', HEALTH_PORT: '0', ...(pause ? { CDB_TEST_ROTATION_PAUSE: pause } : {}) },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       child.stdout?.on('data', (d: Buffer) => (output += d.toString()));

@@ -36,7 +36,7 @@ describe('many targets: a worker per target on its own queue', () => {
   let childLog = '';
   const startServices = async () => {
     services = spawn(process.execPath, ['--import', 'tsx', 'src/main/worker.ts'], {
-      env: { PATH: process.env.PATH ?? '', CDB_CONFIG: join(dir, 'cdb.json'), CDB_TARGET: 'services', REDIS_URL, LOG_LEVEL: 'warn' },
+      env: { PATH: process.env.PATH ?? '', CDB_CONFIG: join(dir, 'cdb.json'), CDB_TARGET: 'services', REDIS_URL, LOG_LEVEL: 'warn', HEALTH_PORT: '0' },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     services.stderr?.setEncoding('utf8').on('data', (c: string) => (childLog = (childLog + c).slice(-5000)));

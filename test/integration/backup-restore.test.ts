@@ -203,6 +203,9 @@ describe('backup and restore', () => {
     // Encrypted backups need the key: checked before anything stops.
     const { generateIdentity, identityToRecipient } = await import('age-encryption');
     const recipient = await identityToRecipient(await generateIdentity());
+    // Backups are named to the second: wait for the clock to leave the first one's second.
+    const nameNow = () => `backup-${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15).replace('T', '-')}`;
+    await waitFor(() => nameNow() !== made.name.slice(0, 22), { what: 'the next second', timeoutMs: 5_000, intervalMs: 50 });
     const enc = (await backupJob.run(f.ctx({ recipient }), { components: ['cache'] })) as BackupResult;
     expect(enc.encrypted).toBe(true);
     const ids = (await f.stack.ps()).map((c) => `${c.id}:${c.status}`).sort();

@@ -4,12 +4,15 @@
 //
 // A PostgreSQL container (the local Debian image, real PostgreSQL 15) filled with `pgbench -i -s N`
 // (-s 17 ≈ 250 MB, -s 70 ≈ 1 GB on disk). For each size, alternating who goes first:
-//  - backup: the `backup` job (pg_dump -Fc -Z0 in the container through the Engine API, gzip,
-//    sha256, file 0600, read back and checked) in a process of its own, so its peak RSS is its own,
-//    against `docker exec <pg> pg_dump -Fc app > file` (pg_dump compresses itself);
+//  - backup: the `backup` job (pg_dump -Fc in the container through the Engine API, stored as
+//    pg_dump compressed it, sha256, file 0600, read back and checked) in a process of its own, so
+//    its peak RSS is its own, against `docker exec <pg> pg_dump -Fc app > file`;
 //  - restore: the `restore` job (sha256 check, safety backup, restore into a fresh database,
 //    row counts, swap) against `docker exec -i <pg> pg_restore -d <fresh db> < file`;
 //  - drill: the `drill` job end to end (scratch container, restore, counts, clean-up).
+// The job child alternates between the two ways the worker can run: `node --import tsx` on the
+// sources (what the Dockerfile runs) and plain `node` on the compiled build (dist/, built here
+// first with bench/tsconfig.child.json); peak RSS is reported for each.
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm, stat, writeFile, chmod } from 'node:fs/promises';
@@ -30,14 +33,18 @@ const median = (xs: number[]) => {
 };
 const sec = (ms: number) => (ms / 1000).toFixed(1);
 
-function child(what: string, config: unknown, extraEnv: Record<string, string> = {}): Promise<Record<string, number | string>> {
+type Runtime = 'tsx' | 'node';
+const runtimeOf = (i: number): Runtime => (i % 2 ? 'node' : 'tsx');
+
+function child(what: string, config: unknown, runtime: Runtime = 'tsx', extraEnv: Record<string, string> = {}): Promise<Record<string, number | string>> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', 'bench/backup-child.ts', what], { env: { ...process.env, ...extraEnv, CDB_BENCH_CONFIG: JSON.stringify(config), REDIS_URL }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const args = runtime === 'tsx' ? ['--import', 'tsx', 'bench/backup-child.ts', what] : ['dist/bench/backup-child.js', what];
+    const p = spawn(process.execPath, args, { env: { ...process.env, ...extraEnv, CDB_BENCH_CONFIG: JSON.stringify(config), REDIS_URL }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     p.stdout.on('data', (c: Buffer) => (out += c.toString()));
     p.stderr.on('data', (c: Buffer) => (err += c.toString()));
-    p.once('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as Record<string, number | string>) : reject(new Error(`${what} child exited ${code}: ${err.slice(-2000)}`))));
+    p.once('exit', (code) => (code === 0 ? resolve({ ...(JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as Record<string, number | string>), runtime }) : reject(new Error(`${what} child exited ${code}: ${err.slice(-2000)}`))));
   });
 }
 
@@ -62,7 +69,14 @@ async function rawRestore(container: string, file: string, db: string): Promise<
   await runCommand('sh', ['-c', 'docker exec -i "$1" pg_restore -U postgres --exit-on-error -d "$2" < "$3"', 'sh', container, db, file], { timeoutMs: 3_600_000 });
 }
 
+const rssBy = (xs: Array<Record<string, number | string>>) =>
+  (['tsx', 'node'] as const).map((r) => {
+    const v = xs.filter((x) => x.runtime === r).map((x) => Number(x.maxRssMB));
+    return v.length ? `${r} ${Math.max(...v).toFixed(0)} MB` : '';
+  }).filter(Boolean).join(', ');
+
 async function main(): Promise<void> {
+  await runCommand('npx', ['tsc', '-p', 'bench/tsconfig.child.json'], { timeoutMs: 600_000 });
   const image = await ensureDbImage();
   const project = `cdbt${randomSuffix()}`;
   const prefix = `cdbt-${randomSuffix()}`;
@@ -81,9 +95,9 @@ async function main(): Promise<void> {
     const pg = (await stack.container('db')).name;
     await waitFor(async () => (await runCommand('docker', ['exec', pg, 'psql', '-U', 'postgres', '-d', 'app', '-c', 'select 1'])).stdout.includes('1'), { what: 'PostgreSQL', timeoutMs: 120_000 });
     console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}, load ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
-    const idle = await child('idle', config);
-    console.log(`idle worker process (all modules loaded, nothing done): peak RSS ${Number(idle.maxRssMB).toFixed(0)} MB`);
-    rows.push(`| idle | — | — | — | — | — | ${Number(idle.maxRssMB).toFixed(0)} MB |`);
+    const idle = [await child('idle', config, 'tsx'), await child('idle', config, 'node')];
+    console.log(`idle worker process (all modules loaded, nothing done): peak RSS ${rssBy(idle)}`);
+    rows.push(`| idle | — | — | — | — | — | ${rssBy(idle)} |`);
     for (const scale of SCALES) {
       await runCommand('docker', ['exec', pg, '/usr/lib/postgresql/15/bin/pgbench', '-U', 'postgres', '-i', '-q', '-s', String(scale), 'app'], { timeoutMs: 3_600_000 });
       const size = (await runCommand('docker', ['exec', pg, 'psql', '-U', 'postgres', '-d', 'app', '-Atc', "select pg_database_size('app')"])).stdout.trim();
@@ -98,33 +112,33 @@ async function main(): Promise<void> {
           rawBytes = (await stat(rawFile)).size;
           await rm(rawFile);
         };
-        const runOurs = async () => void ours.push(await child('backup', config));
+        const runOurs = async () => void ours.push(await child('backup', config, runtimeOf(i)));
         if (i % 2) await runOurs().then(runRaw);
         else await runRaw().then(runOurs);
-        console.log(`  s=${scale} run ${i + 1}: raw ${sec(raw.at(-1) ?? 0)} s, cdb ${sec(Number(ours.at(-1)?.ms))} s, cdb RSS ${Number(ours.at(-1)?.maxRssMB).toFixed(0)} MB`);
+        console.log(`  s=${scale} run ${i + 1}: raw ${sec(raw.at(-1) ?? 0)} s, cdb ${sec(Number(ours.at(-1)?.ms))} s, cdb RSS ${Number(ours.at(-1)?.maxRssMB).toFixed(0)} MB (${ours.at(-1)?.runtime}), load ${loadavg()[0]?.toFixed(1)}`);
       }
       const ourMs = median(ours.map((o) => Number(o.ms)));
       const rawMs = median(raw);
-      rows.push(`| backup | ${scale} | ${dbMB.toFixed(0)} MB | ${sec(rawMs)} s (${(rawBytes / 2 ** 20).toFixed(0)} MB) | ${sec(ourMs)} s (${(Number(ours[0]?.bytes) / 2 ** 20).toFixed(0)} MB) | ${(rawMs / ourMs).toFixed(2)}× | ${Math.max(...ours.map((o) => Number(o.maxRssMB))).toFixed(0)} MB |`);
+      rows.push(`| backup | ${scale} | ${dbMB.toFixed(0)} MB | ${sec(rawMs)} s (${(rawBytes / 2 ** 20).toFixed(0)} MB) | ${sec(ourMs)} s (${(Number(ours[0]?.bytes) / 2 ** 20).toFixed(0)} MB) | ${(rawMs / ourMs).toFixed(2)}× | ${rssBy(ours)} |`);
       // Restore: the latest backup over the live database, against pg_restore of the raw dump into a fresh one.
       const rawFile = join(dir, `raw-${scale}.dump`);
       await dumpTo(pg, rawFile);
       const restores: Array<Record<string, number | string>> = [];
       const rawR: number[] = [];
-      for (let i = 0; i < Math.min(RUNS, 2); i++) {
+      for (let i = 0; i < RUNS; i++) {
         const runRaw = async () => void rawR.push(await timed(() => rawRestore(pg, rawFile, 'rawrestore')));
-        const runOurs = async () => void restores.push(await child('restore', config));
+        const runOurs = async () => void restores.push(await child('restore', config, runtimeOf(i)));
         if (i % 2) await runOurs().then(runRaw);
         else await runRaw().then(runOurs);
-        console.log(`  s=${scale} restore ${i + 1}: raw pg_restore ${sec(rawR.at(-1) ?? 0)} s, cdb total ${sec(Number(restores.at(-1)?.ms))} s (verify ${sec(Number(restores.at(-1)?.verifyMs))}, pg_restore+counts+swap ${sec(Number(restores.at(-1)?.restoreMs))}, recovery ${sec(Number(restores.at(-1)?.recoveryMs))}), RSS ${Number(restores.at(-1)?.maxRssMB).toFixed(0)} MB`);
+        console.log(`  s=${scale} restore ${i + 1}: raw pg_restore ${sec(rawR.at(-1) ?? 0)} s, cdb total ${sec(Number(restores.at(-1)?.ms))} s (verify ${sec(Number(restores.at(-1)?.verifyMs))}, pg_restore+counts+swap ${sec(Number(restores.at(-1)?.restoreMs))}, recovery ${sec(Number(restores.at(-1)?.recoveryMs))}), RSS ${Number(restores.at(-1)?.maxRssMB).toFixed(0)} MB (${restores.at(-1)?.runtime}), load ${loadavg()[0]?.toFixed(1)}`);
       }
       await runCommand('docker', ['exec', pg, 'psql', '-U', 'postgres', '-d', 'template1', '-c', 'DROP DATABASE IF EXISTS rawrestore']);
       await rm(rawFile);
       const rr = median(rawR);
       const ourRestore = median(restores.map((o) => Number(o.restoreMs)));
-      rows.push(`| restore | ${scale} | ${dbMB.toFixed(0)} MB | ${sec(rr)} s | ${sec(ourRestore)} s restore phase; ${sec(median(restores.map((o) => Number(o.ms))))} s with checks and safety backup | ${(rr / ourRestore).toFixed(2)}× | ${Math.max(...restores.map((o) => Number(o.maxRssMB))).toFixed(0)} MB |`);
+      rows.push(`| restore | ${scale} | ${dbMB.toFixed(0)} MB | ${sec(rr)} s | ${sec(ourRestore)} s restore phase; ${sec(median(restores.map((o) => Number(o.ms))))} s with checks and safety backup | ${(rr / ourRestore).toFixed(2)}× | ${rssBy(restores)} |`);
       const drill = await child('drill', config);
-      rows.push(`| drill | ${scale} | ${dbMB.toFixed(0)} MB | — | ${sec(Number(drill.ms))} s end to end (restore ${sec(Number(drill.restoreMs))} s) | — | ${Number(drill.maxRssMB).toFixed(0)} MB |`);
+      rows.push(`| drill | ${scale} | ${dbMB.toFixed(0)} MB | — | ${sec(Number(drill.ms))} s end to end (restore ${sec(Number(drill.restoreMs))} s) | — | ${rssBy([drill])} |`);
       console.log(rows.slice(-3).join('\n'));
     }
   } finally {

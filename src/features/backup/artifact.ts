@@ -24,9 +24,12 @@ export class Meter extends Transform {
   }
 }
 
-// Node 20's zlib has no zstd (it arrived in Node 22.15/23.8): gzip it is. Level 6 is zlib's
-// default; pg_dump runs with -Z0 so the data is compressed once, here, in parallel with the dump.
+// Node 20's zlib has no zstd (it arrived in Node 22.15/23.8): gzip it is, level 6 (zlib's default),
+// for what the tools write uncompressed (SQL dumps, RDB files, tars). PostgreSQL's custom-format
+// dump is compressed by pg_dump itself and stored as it comes (compression 'pg_dump'): a restore
+// then sends only compressed bytes through the Engine API and pg_restore decompresses them.
 export const GZIP_LEVEL = 6;
+export type Compression = ArtifactEntry['compression'];
 
 export interface WrittenArtifact {
   readonly bytes: number;
@@ -46,18 +49,19 @@ const toWeb = (r: Readable): ReadableStream<Uint8Array> => Readable.toWeb(r) as 
 const fromWeb = (w: ReadableStream<Uint8Array>): Readable => Readable.fromWeb(w as unknown as WebReadableStream<Uint8Array>);
 
 /**
- * source → gzip → sha256 → (age) → sha256 → file (0600, created exclusively). Every stage is a
+ * source → gzip (unless the source compressed it already) → sha256 → (age) → sha256 → file (0600,
+ * created exclusively). Every stage is a
  * stream with a bounded buffer, so a slow disk slows the database's output instead of filling
  * memory. age encrypts in its own STREAM format (64 KiB chunks, each authenticated): the files
  * are ordinary `.age` files that `age -d -i key` decrypts.
  */
-export async function writeArtifact(source: Readable, path: string, opts: { recipient?: string; signal?: AbortSignal; extra?: Transform[] }): Promise<WrittenArtifact> {
+export async function writeArtifact(source: Readable, path: string, opts: { recipient?: string; signal?: AbortSignal; extra?: Transform[]; compression?: Compression }): Promise<WrittenArtifact> {
   const raw = new Meter();
   const plain = new Meter();
   const stored = new Meter();
   const file = createWriteStream(path, { flags: 'wx', mode: 0o600 });
-  const gzip = createGzip({ level: GZIP_LEVEL });
-  const stages: Array<NodeJS.ReadableStream | NodeJS.ReadWriteStream> = [source, raw, ...(opts.extra ?? []), gzip, plain];
+  const compress = (opts.compression ?? 'gzip') === 'gzip' ? [createGzip({ level: GZIP_LEVEL })] : [];
+  const stages: Array<NodeJS.ReadableStream | NodeJS.ReadWriteStream> = [source, raw, ...(opts.extra ?? []), ...compress, plain];
   if (opts.recipient) {
     let failed: Error | undefined;
     const compressed = chain(stages, (err) => (failed = err));
@@ -105,8 +109,9 @@ export async function decryptTest(path: string, entry: Pick<ArtifactEntry, 'file
 }
 
 /**
- * The artifact's original bytes as a stream: file → (age) → gunzip, with the stored and compressed
- * sha256 checked as it flows. A mismatch fails the stream at its end.
+ * The artifact's original bytes as a stream: file → (age) → gunzip (gzip artifacts; a 'pg_dump'
+ * one goes to pg_restore as stored), with the stored and compressed sha256 checked as it flows.
+ * A mismatch fails the stream at its end.
  */
 export async function openArtifact(path: string, entry: ArtifactEntry, decrypter: Decrypter | undefined): Promise<Readable> {
   const stored = new Meter();
@@ -124,5 +129,6 @@ export async function openArtifact(path: string, entry: ArtifactEntry, decrypter
     if (!decrypter) throw new OpsError('BACKUP_KEY_MISSING', `Artifact \`${entry.file}\` is encrypted and no key was given.`);
     compressed = fromWeb(await decrypter.decrypt(toWeb(compressed)));
   }
-  return chain([compressed, plain, check(plain, entry.plainSha256, 'compressed'), createGunzip()]);
+  const stages = [compressed, plain, check(plain, entry.plainSha256, 'compressed')];
+  return chain(entry.compression === 'gzip' ? [...stages, createGunzip()] : stages);
 }

@@ -24,21 +24,23 @@ export interface BackupRun {
 
 const SAFE_FILE = /^[A-Za-z0-9_.-]{1,80}$/;
 
-function fileName(c: Component, target: string, index: number, ext: string, encrypted: boolean): string {
+function fileName(c: Component, target: string, index: number, ext: string, encrypted: boolean, gzip = true): string {
   const t = c.kind === 'volume' || c.kind === 'redis' ? '' : `.${SAFE_FILE.test(target) ? target : `db${index}`}`;
-  return `${c.name}${t}.${ext}.gz${encrypted ? '.age' : ''}`;
+  return `${c.name}${t}.${ext}${gzip ? '.gz' : ''}${encrypted ? '.age' : ''}`;
 }
 
 async function dbArtifact(run: BackupRun, dir: string, c: DbComponent, target: string, index: number): Promise<ArtifactEntry> {
   const startedAt = new Date().toISOString();
   const dump: DumpStream = c.kind === 'postgres' ? await pgDump(run.docker, c, target) : c.kind === 'mariadb' ? await mariadbDump(run.docker, c, target) : await redisSnapshot(run.docker, c);
   const ext = c.kind === 'postgres' ? 'pgdump' : c.kind === 'mariadb' ? 'sql' : 'rdb';
-  const file = fileName(c, target, index, ext, Boolean(run.cfg.recipient));
-  const written = await writeArtifact(dump.stdout, join(dir, file), { recipient: run.cfg.recipient, signal: run.signal });
+  // pg_dump's custom format compresses itself (-Fc, default level): stored as it comes.
+  const compression = c.kind === 'postgres' ? 'pg_dump' : 'gzip';
+  const file = fileName(c, target, index, ext, Boolean(run.cfg.recipient), compression === 'gzip');
+  const written = await writeArtifact(dump.stdout, join(dir, file), { recipient: run.cfg.recipient, signal: run.signal, compression });
   const meta = await dump.finish();
   return {
     component: c.name, kind: c.kind, file, target, service: c.service, container: c.containerName, image: c.image, imageId: c.imageId,
-    serverVersion: meta.serverVersion, compression: 'gzip', encrypted: Boolean(run.cfg.recipient), ...written,
+    serverVersion: meta.serverVersion, compression, encrypted: Boolean(run.cfg.recipient), ...written,
     ...(meta.counts ? { counts: meta.counts } : {}), ...(c.runtime ? { runtime: c.runtime } : {}), ...(meta.redisDir ? { redisDir: meta.redisDir, redisFile: meta.redisFile } : {}),
     startedAt, finishedAt: new Date().toISOString(),
   };

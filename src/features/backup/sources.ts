@@ -14,8 +14,9 @@ const COUNT_SQL = `SELECT format('%s.%s', n.nspname, c.relname) || '|' || (xpath
 /**
  * One psql session exports a REPEATABLE READ snapshot, counts every table's rows in it, then runs
  * pg_dump on that same snapshot: the manifest's counts are exactly the dump's, even while the
- * application writes. Counts go to stderr (prefixed), the dump alone to stdout. -Z0: compressed
- * once, by the worker.
+ * application writes. Counts go to stderr (prefixed), the dump alone to stdout. pg_dump
+ * compresses (custom format, its default level), so only compressed bytes cross the Engine API,
+ * at backup and at restore.
  */
 const PG_DUMP_SCRIPT = `${PG_AUTH}export PGDATABASE="$2"; psql -X -q -At -v ON_ERROR_STOP=1 <<'SQL'
 BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;
@@ -25,7 +26,7 @@ SELECT 'version|' || current_setting('server_version');
 ${COUNT_SQL}
 \\o
 \\setenv CDB_SNAP :cdb_snap
-\\! pg_dump -Fc -Z0 --snapshot="$CDB_SNAP"; echo "cdbexit|$?" >&2
+\\! pg_dump -Fc --snapshot="$CDB_SNAP"; echo "cdbexit|$?" >&2
 COMMIT;
 SQL`;
 
@@ -76,10 +77,15 @@ export async function pgExec(docker: Docker, containerId: string, user: string, 
   return execText(docker, containerId, ['sh', '-c', `${PG_AUTH}psql -X -At -v ON_ERROR_STOP=1 -d "$2" ${flags}`, 'sh', user, db, ...statements], { what });
 }
 
-/** pg_restore of a custom-format dump read from stdin into an existing database. */
+/**
+ * pg_restore of a custom-format dump read from stdin into an existing database. Its session
+ * commits without waiting for the WAL flush (synchronous_commit=off): the database being filled
+ * is not in use until the swap, a crash mid-restore means restoring again anyway, and the WAL
+ * writer has flushed it long before the row counts and the swap that follow.
+ */
 export async function pgRestore(docker: Docker, containerId: string, user: string, db: string, dump: Readable, opts: { noOwner?: boolean } = {}): Promise<void> {
   const flags = ['--exit-on-error', ...(opts.noOwner ? ['--no-owner', '--no-acl'] : [])].join(' ');
-  const h = await execStream(docker, containerId, ['sh', '-c', `${PG_AUTH}exec pg_restore ${flags} -d "$2"`, 'sh', user, db], { stdin: dump });
+  const h = await execStream(docker, containerId, ['sh', '-c', `${PG_AUTH}PGOPTIONS='-c synchronous_commit=off' exec pg_restore ${flags} -d "$2"`, 'sh', user, db], { stdin: dump });
   h.stdout.resume();
   const { exitCode, stderr } = await h.done;
   if (exitCode !== 0) throw new Error(`pg_restore into ${db} failed (exit ${exitCode}): ${stderr.trim().slice(-400)}`);

@@ -11,7 +11,7 @@ const PARTIAL = '.partial-';
 
 const artifactSchema = z.object({
   component: z.string(), kind: z.enum(['postgres', 'mariadb', 'redis', 'volume']), file: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$/),
-  target: z.string(), image: z.string(), imageId: z.string(), compression: z.literal('gzip'), encrypted: z.boolean(),
+  target: z.string(), image: z.string(), imageId: z.string(), compression: z.enum(['gzip', 'pg_dump']), encrypted: z.boolean(),
   bytes: z.number().int().nonnegative(), sha256: z.string().regex(/^[a-f0-9]{64}$/), plainSha256: z.string().regex(/^[a-f0-9]{64}$/),
   rawBytes: z.number().int().nonnegative(), startedAt: z.string(), finishedAt: z.string(),
 }).loose();

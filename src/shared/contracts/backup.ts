@@ -56,7 +56,11 @@ export interface ArtifactEntry {
   readonly image: string;
   readonly imageId: string;
   readonly serverVersion?: string;
-  readonly compression: 'gzip';
+  /**
+   * 'gzip': compressed by the worker (SQL dumps, RDB files, tars); 'pg_dump': a custom-format dump
+   * stored as pg_dump wrote it (compressed by pg_dump itself; backups before this field existed are gzip).
+   */
+  readonly compression: 'gzip' | 'pg_dump';
   readonly encrypted: boolean;
   /** Bytes of the file as stored, and its sha256 (checkable without the private key). */
   readonly bytes: number;

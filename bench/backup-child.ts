@@ -26,7 +26,8 @@ if (what === 'backup') {
 } else if (what === 'restore') {
   const r = (await restoreJob.run(ctx, { backup: process.env.CDB_BENCH_BACKUP ?? 'latest', components: ['db'] })) as RestoreResult;
   if (!r.ok) throw new Error(`restore failed: ${r.error}`);
-  summary = { verifyMs: r.verifyMs, restoreMs: r.components.reduce((n, c) => n + c.ms, 0), recoveryMs: r.recoveryMs, totalMs: r.totalMs };
+  const step = (k: string) => r.components.reduce((n, c) => n + (c.steps?.[k] ?? 0), 0);
+  summary = { verifyMs: r.verifyMs, restoreMs: r.components.reduce((n, c) => n + c.ms, 0), pgRestoreMs: step('pg_restore'), countsMs: step('counts'), recoveryMs: r.recoveryMs, totalMs: r.totalMs };
 } else if (what === 'idle') {
   // Everything loaded, nothing done: the process's floor, to tell what a backup adds.
   summary = {};

@@ -130,14 +130,16 @@ async function main(): Promise<void> {
         const runOurs = async () => void restores.push(await child('restore', config, runtimeOf(i)));
         if (i % 2) await runOurs().then(runRaw);
         else await runRaw().then(runOurs);
-        console.log(`  s=${scale} restore ${i + 1}: raw pg_restore ${sec(rawR.at(-1) ?? 0)} s, cdb total ${sec(Number(restores.at(-1)?.ms))} s (verify ${sec(Number(restores.at(-1)?.verifyMs))}, pg_restore+counts+swap ${sec(Number(restores.at(-1)?.restoreMs))}, recovery ${sec(Number(restores.at(-1)?.recoveryMs))}), RSS ${Number(restores.at(-1)?.maxRssMB).toFixed(0)} MB (${restores.at(-1)?.runtime}), load ${loadavg()[0]?.toFixed(1)}`);
+        console.log(`  s=${scale} restore ${i + 1}: raw pg_restore ${sec(rawR.at(-1) ?? 0)} s, cdb total ${sec(Number(restores.at(-1)?.ms))} s (verify ${sec(Number(restores.at(-1)?.verifyMs))}, pg_restore+counts+swap ${sec(Number(restores.at(-1)?.restoreMs))} of which pg_restore ${sec(Number(restores.at(-1)?.pgRestoreMs))} and counts ${sec(Number(restores.at(-1)?.countsMs))}, recovery ${sec(Number(restores.at(-1)?.recoveryMs))}), RSS ${Number(restores.at(-1)?.maxRssMB).toFixed(0)} MB (${restores.at(-1)?.runtime}), load ${loadavg()[0]?.toFixed(1)}`);
       }
       await runCommand('docker', ['exec', pg, 'psql', '-U', 'postgres', '-d', 'template1', '-c', 'DROP DATABASE IF EXISTS rawrestore']);
       await rm(rawFile);
       const rr = median(rawR);
       const ourRestore = median(restores.map((o) => Number(o.restoreMs)));
-      rows.push(`| restore | ${scale} | ${dbMB.toFixed(0)} MB | ${sec(rr)} s | ${sec(ourRestore)} s restore phase; ${sec(median(restores.map((o) => Number(o.ms))))} s with checks and safety backup | ${(rr / ourRestore).toFixed(2)}× | ${rssBy(restores)} |`);
+      const ourPgRestore = median(restores.map((o) => Number(o.pgRestoreMs)));
+      rows.push(`| restore | ${scale} | ${dbMB.toFixed(0)} MB | ${sec(rr)} s | pg_restore ${sec(ourPgRestore)} s (**${(rr / ourPgRestore).toFixed(2)}×**); + row counts and swap ${sec(ourRestore)} s; ${sec(median(restores.map((o) => Number(o.ms))))} s with checks and safety backup | ${(rr / ourRestore).toFixed(2)}× | ${rssBy(restores)} |`);
       const drill = await child('drill', config);
+      console.log(`  s=${scale} drill: ${sec(Number(drill.ms))} s, load ${loadavg()[0]?.toFixed(1)}`);
       rows.push(`| drill | ${scale} | ${dbMB.toFixed(0)} MB | — | ${sec(Number(drill.ms))} s end to end (restore ${sec(Number(drill.restoreMs))} s) | — | ${rssBy([drill])} |`);
       console.log(rows.slice(-3).join('\n'));
     }

@@ -3,7 +3,8 @@ import type Docker from 'dockerode';
 import type { ArtifactEntry } from '../../shared/contracts/backup.ts';
 import { waitReady } from '../rollback/health.ts';
 import { pgUser, type DbComponent, type VolumeComponent } from './discover.ts';
-import { clearVolume, putVolumeTar, singleFileTar, volumeTar, withVolumeHelper } from './helper.ts';
+import { clearVolume, putVolumeTar, volumeTar, withVolumeHelper } from './helper.ts';
+import { describePersistence, redisPersistence, restoreTar } from './redis-files.ts';
 import { mariadbExec, mariadbRestore, pgCounts, pgExec, pgRestore, redisKeys, redisPing } from './sources.ts';
 import { TarHasher } from './tar-hash.ts';
 
@@ -36,15 +37,20 @@ export function countDiff(expected: Readonly<Record<string, number>> | undefined
  * `<db>__cdbold` and stays until the whole restore is healthy). The swap takes a moment; undoing
  * it is another rename. See runbooks/disaster-recovery.md for why not drop/create.
  */
-export async function pgRestoreSide(docker: Docker, d: DbComponent, a: ArtifactEntry, open: () => Promise<Readable>): Promise<string> {
+export async function pgRestoreSide(docker: Docker, d: DbComponent, a: ArtifactEntry, open: () => Promise<Readable>, steps: Record<string, number> = {}): Promise<string> {
   const db = a.target;
   const fresh = `${db}${NEW}`;
   const like = (await pg(docker, d, `select pg_get_userbyid(datdba) || '|' || pg_encoding_to_char(encoding) || '|' || datcollate || '|' || datctype from pg_database where datname = ${lit(db)}`, 'read the database settings')).trim();
   const [owner, encoding, collate, ctype] = like ? like.split('|') : [pgUser(d)];
   const opts = encoding ? ` ENCODING ${lit(encoding)} LC_COLLATE ${lit(collate ?? '')} LC_CTYPE ${lit(ctype ?? '')}` : '';
   await pg(docker, d, [`DROP DATABASE IF EXISTS ${ident(fresh)}`, `CREATE DATABASE ${ident(fresh)} TEMPLATE template0 OWNER ${ident(owner ?? pgUser(d))}${opts}`], 'create the restore database');
+  const t0 = Date.now();
   await pgRestore(docker, d.containerId, pgUser(d), fresh, await open());
-  const diff = countDiff(a.counts, await pgCounts(docker, d.containerId, pgUser(d), fresh));
+  const t1 = Date.now();
+  const counted = await pgCounts(docker, d.containerId, pgUser(d), fresh);
+  steps.pg_restore = (steps.pg_restore ?? 0) + t1 - t0;
+  steps.counts = (steps.counts ?? 0) + Date.now() - t1;
+  const diff = countDiff(a.counts, counted);
   if (diff) throw new Error(`row counts of ${db} differ after pg_restore: ${diff}`);
   return `${Object.keys(a.counts ?? {}).length} tables, row counts match`;
 }
@@ -103,24 +109,35 @@ export async function startContainer(docker: Docker, id: string): Promise<void> 
   });
 }
 
-/** Redis: the RDB goes into the stopped container's data directory, then the server starts and loads it. */
+/**
+ * Redis: its persistence settings are read from the running server, then with the server stopped
+ * the RDB (and, with AOF on, the append-only files made from it: see redis-files.ts) goes into its
+ * data directory, and the server starts and loads it.
+ */
 export async function redisReplace(docker: Docker, d: DbComponent, a: ArtifactEntry, open: () => Promise<Readable>, healthMs: number): Promise<string> {
-  const dir = a.redisDir ?? '/data';
-  const file = a.redisFile ?? 'dump.rdb';
+  const ping = async () => {
+    for (let i = 0; !(await redisPing(docker, d.containerId)); i++) {
+      if (i > healthMs / 250) throw new Error('Redis does not answer PING');
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  };
+  // A restore resumed after a crash may find it stopped: it has to run to say where its files are.
+  if (!(await docker.getContainer(d.containerId).inspect()).State.Running) {
+    await startContainer(docker, d.containerId);
+    await ping();
+  }
+  const p = await redisPersistence(docker, d.containerId);
   await stopContainer(docker, d.containerId);
-  const body = (await open()) as AsyncIterable<Buffer>;
-  const tar = (await import('node:stream')).Readable.from(singleFileTar(file, a.rawBytes, body));
-  await docker.getContainer(d.containerId).putArchive(tar as unknown as NodeJS.ReadableStream, { path: dir });
+  await docker.getContainer(d.containerId).putArchive(restoreTar(p, a, open) as unknown as NodeJS.ReadableStream, { path: p.dir });
   await startContainer(docker, d.containerId);
   const ready = await waitReady(docker, d.containerId, healthMs);
   if (!ready.ok) throw new Error(`Redis did not come back: ${ready.detail}`);
-  for (let i = 0; !(await redisPing(docker, d.containerId)); i++) {
-    if (i > healthMs / 250) throw new Error('Redis does not answer PING after the restore');
-    await new Promise((r) => setTimeout(r, 250));
-  }
+  await ping().catch(() => {
+    throw new Error('Redis does not answer PING after the restore');
+  });
   const diff = countDiff(a.counts, await redisKeys(docker, d.containerId));
   if (diff) throw new Error(`Redis keys differ after the restore: ${diff}`);
-  return a.counts ? `keys match (${Object.entries(a.counts).map(([k, v]) => `${k}=${v}`).join(', ')})` : 'loaded (key counts were not exact at backup time)';
+  return `${a.counts ? `keys match (${Object.entries(a.counts).map(([k, v]) => `${k}=${v}`).join(', ')})` : 'loaded (key counts were not exact at backup time)'}; ${describePersistence(p)}`;
 }
 
 /** Hashes every file of a volume (through a read-only helper) and compares with the manifest. */

@@ -7,7 +7,8 @@ import { decrypterFor } from './age-keys.ts';
 import { countDiff, volumeDiff } from './apply.ts';
 import { checkStored, decryptTest, openArtifact } from './artifact.ts';
 import type { BackupEnv } from './env.ts';
-import { putVolumeTar, singleFileTar } from './helper.ts';
+import { putVolumeTar, tarFiles } from './helper.ts';
+import { redisPersistence, restoreTar } from './redis-files.ts';
 import { leaseKey, withLease } from './lease.ts';
 import { execText } from './engine-exec.ts';
 import { mariadbExec, mariadbRestore, pgCounts, pgExec, pgRestore, redisKeys, redisPing } from './sources.ts';
@@ -19,16 +20,10 @@ const ident = (s: string) => `"${s.replace(/"/g, '""')}"`;
 
 /** A small tar of in-memory files (the scratch password files). */
 function smallTar(files: ReadonlyArray<{ name: string; content: string }>): Readable {
-  async function* gen() {
-    for (const [i, f] of files.entries()) {
-      const body = Buffer.from(f.content);
-      for await (const part of singleFileTar(f.name, body.length, [body])) {
-        // singleFileTar ends with the two end-of-archive blocks: keep them only after the last file.
-        yield i < files.length - 1 && part.length >= 1024 && part.every((b) => b === 0) ? part.subarray(0, part.length - 1024) : part;
-      }
-    }
-  }
-  return Readable.from(gen());
+  return Readable.from(tarFiles(files.map((f) => {
+    const body = Buffer.from(f.content);
+    return { name: f.name, type: 'file' as const, size: body.length, mode: 0o644, body: async () => [body] };
+  })));
 }
 
 async function until(what: string, ms: number, probe: () => Promise<boolean>): Promise<void> {
@@ -101,8 +96,12 @@ async function drillComponent(env: BackupEnv, s: Scratch, m: BackupManifest, art
   }
   const c = await scratchServer(env.docker, s, first);
   if (first.kind === 'redis') {
-    const body = (await open(first)) as AsyncIterable<Buffer>;
-    await c.putArchive(Readable.from(singleFileTar(first.redisFile ?? 'dump.rdb', first.rawBytes, body)) as unknown as NodeJS.ReadableStream, { path: first.redisDir ?? '/data' });
+    // Started empty first, to ask it where its files go (and whether it loads an AOF), then filled.
+    await c.start();
+    await until('scratch Redis', healthMs, () => redisPing(env.docker, c.id));
+    const p = await redisPersistence(env.docker, c.id);
+    await c.stop({ t: 10 });
+    await c.putArchive(restoreTar(p, first, () => open(first)) as unknown as NodeJS.ReadableStream, { path: p.dir });
     await c.start();
     await until('scratch Redis', healthMs, () => redisPing(env.docker, c.id));
     const diff = countDiff(first.counts, await redisKeys(env.docker, c.id));

@@ -48,29 +48,57 @@ export async function putVolumeTar(docker: Docker, o: { volume: string; image: s
   });
 }
 
-/** A one-file tar (ustar) around a stream whose size is known: how a Redis snapshot goes into a stopped container. */
-export async function* singleFileTar(name: string, size: number, body: AsyncIterable<Buffer> | Iterable<Buffer>): AsyncGenerator<Buffer> {
+export interface TarEntry {
+  /** Path inside the archive (relative; extracted under the putArchive path). */
+  readonly name: string;
+  readonly type: 'file' | 'dir';
+  readonly size: number;
+  readonly mode: number;
+  readonly uid?: number;
+  readonly gid?: number;
+  /** The file's bytes: opened only when the archive reaches it; exactly `size` of them. */
+  readonly body?: () => Promise<AsyncIterable<Buffer> | Iterable<Buffer>>;
+}
+
+function tarHeader(e: TarEntry): Buffer {
   const h = Buffer.alloc(512);
-  h.write(name, 0, 100, 'utf8');
-  h.write('0000644\0', 100);
-  h.write('0000000\0', 108);
-  h.write('0000000\0', 116);
-  h.write(`${size.toString(8).padStart(11, '0')}\0`, 124);
-  h.write(`${Math.floor(Date.now() / 1000).toString(8).padStart(11, '0')}\0`, 136);
+  const oct = (n: number, width: number) => `${n.toString(8).padStart(width - 1, '0')}\0`;
+  h.write(e.name, 0, 100, 'utf8');
+  h.write(oct(e.mode, 8), 100);
+  h.write(oct(e.uid ?? 0, 8), 108);
+  h.write(oct(e.gid ?? 0, 8), 116);
+  h.write(oct(e.type === 'dir' ? 0 : e.size, 12), 124);
+  h.write(oct(Math.floor(Date.now() / 1000), 12), 136);
   h.write('        ', 148);
-  h.write('0', 156);
+  h.write(e.type === 'dir' ? '5' : '0', 156);
   h.write('ustar\0', 257);
   h.write('00', 263);
   let sum = 0;
   for (const b of h) sum += b;
   h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
-  yield h;
-  let n = 0;
-  for await (const chunk of body) {
-    n += chunk.length;
-    if (n > size) throw new Error(`${name}: more bytes than the manifest says (${size})`);
-    yield chunk;
+  return h;
+}
+
+/** A ustar archive of files whose sizes are known, streamed: how files go into a stopped container. */
+export async function* tarFiles(entries: readonly TarEntry[]): AsyncGenerator<Buffer> {
+  for (const e of entries) {
+    if (e.name.length > 100 || e.name.split('/').includes('..')) throw new Error(`${e.name}: not a name this archive can hold`);
+    yield tarHeader(e);
+    if (e.type === 'dir') continue;
+    let n = 0;
+    for await (const chunk of e.body ? await e.body() : []) {
+      n += chunk.length;
+      if (n > e.size) throw new Error(`${e.name}: more bytes than the manifest says (${e.size})`);
+      yield chunk;
+    }
+    if (n !== e.size) throw new Error(`${e.name}: ${n} bytes, the manifest says ${e.size}`);
+    const pad = (512 - (e.size % 512)) % 512;
+    if (pad) yield Buffer.alloc(pad);
   }
-  if (n !== size) throw new Error(`${name}: ${n} bytes, the manifest says ${size}`);
-  yield Buffer.alloc((512 - (size % 512)) % 512 + 1024);
+  yield Buffer.alloc(1024);
+}
+
+/** A one-file tar (ustar) around a stream whose size is known. */
+export function singleFileTar(name: string, size: number, body: AsyncIterable<Buffer> | Iterable<Buffer>): AsyncGenerator<Buffer> {
+  return tarFiles([{ name, type: 'file', size, mode: 0o644, body: async () => body }]);
 }

@@ -40,13 +40,13 @@ export async function componentNow(docker: Docker, project: string, item: Journa
   return { name: item.component, kind: item.kind, service: item.service ?? '', containerId: c.Id, containerName: info.Name.replace(/^\//, ''), image: info.Config.Image, imageId: info.Image, env: info.Config.Env ?? [], volumes: [] } as DbComponent;
 }
 
-async function applyOne(env: BackupEnv, c: Component, artifacts: readonly ArtifactEntry[], m: BackupManifest, decrypter: Decrypter | undefined, swap: boolean): Promise<string> {
+async function applyOne(env: BackupEnv, c: Component, artifacts: readonly ArtifactEntry[], m: BackupManifest, decrypter: Decrypter | undefined, swap: boolean, steps: Record<string, number> = {}): Promise<string> {
   const open = (a: ArtifactEntry) => (): Promise<Readable> => openArtifact(env.store.path(m.name, a.file), a, decrypter);
   const healthMs = env.config.backup.healthTimeoutSeconds * 1000;
   const notes: string[] = [];
   for (const a of artifacts) {
     if (c.kind === 'postgres') {
-      notes.push(`${a.target}: ${await pgRestoreSide(env.docker, c, a, open(a))}`);
+      notes.push(`${a.target}: ${await pgRestoreSide(env.docker, c, a, open(a), steps)}`);
       if (swap) {
         await pgSwapIn(env.docker, c, a.target);
         await failpoint('restore:after-swap');
@@ -161,10 +161,11 @@ export async function executeRestore(env: BackupEnv, full: FullPlan, decrypter: 
       await journal.write(j);
       await failpoint('restore:mid');
       env.progress(`Restoring ${pc.item.component} (${pc.item.kind})…`);
-      const detail = await applyOne(env, pc.current, pc.artifacts, full.manifest, decrypter, true);
+      const steps: Record<string, number> = {};
+      const detail = await applyOne(env, pc.current, pc.artifacts, full.manifest, decrypter, true, steps);
       j.components[pc.item.component] = 'restored';
       await journal.write(j);
-      timings.push({ component: pc.item.component, kind: pc.item.kind, ok: true, ms: Date.now() - t0, detail });
+      timings.push({ component: pc.item.component, kind: pc.item.kind, ok: true, ms: Date.now() - t0, detail, ...(Object.keys(steps).length ? { steps } : {}) });
     }
     j.phase = 'starting';
     await journal.write(j);

@@ -172,6 +172,8 @@ export interface ComponentTiming {
   readonly ok: boolean;
   readonly ms: number;
   readonly detail: string;
+  /** Milliseconds of the component's main steps (PostgreSQL: pg_restore, counts), summed over its databases. */
+  readonly steps?: Readonly<Record<string, number>>;
 }
 
 export interface RestoreResult {

@@ -44,6 +44,8 @@ describe('MariaDB backup, drill and restore', () => {
     });
     await waitFor(async () => (await sql('select 1')) === '1', { what: 'MariaDB to answer', timeoutMs: 180_000 });
     await sql("create table shop.orders(id int primary key, item varchar(40)); insert into shop.orders values (1,'a'),(2,'b'),(3,'c');");
+    // A name that needs quoting, and an empty table: counted too.
+    await sql("create table shop.`odd``name`(id int); insert into shop.`odd``name` values (1),(2); create table shop.empty(id int);");
   }, T);
 
   afterAll(async () => {
@@ -57,12 +59,15 @@ describe('MariaDB backup, drill and restore', () => {
   it('backs up, drills and restores', async () => {
     const made = (await backupJob.run(ctx(), {})) as BackupResult;
     expect(made.artifacts.map((a) => `${a.component}/${a.kind}/${a.target}`)).toEqual(['mdb/mariadb/shop']);
+    // Exact per-table counts (SELECT COUNT(*)), in the manifest.
+    expect(made.artifacts[0]?.counts).toEqual({ empty: 0, 'odd`name': 2, orders: 3 });
     const drill = (await drillJob.run(ctx(), {})) as DrillResult;
-    expect(drill.checks).toEqual([expect.objectContaining({ component: 'mdb', target: 'shop', ok: true })]);
+    expect(drill.checks).toEqual([expect.objectContaining({ component: 'mdb', target: 'shop', ok: true, detail: '3 tables, row counts match' })]);
     expect(drill.ok).toBe(true);
     await sql('delete from shop.orders where id > 1');
     const restored = (await restoreJob.run(ctx(), { backup: made.name })) as RestoreResult;
     expect(restored.ok).toBe(true);
+    expect(restored.components[0]?.detail).toContain('3 tables, row counts match');
     expect(await sql('select group_concat(item order by id) from shop.orders')).toBe('a,b,c');
   }, T);
 });

@@ -5,7 +5,7 @@ import { waitReady } from '../rollback/health.ts';
 import { pgUser, type DbComponent, type VolumeComponent } from './discover.ts';
 import { clearVolume, putVolumeTar, volumeTar, withVolumeHelper } from './helper.ts';
 import { describePersistence, redisPersistence, restoreTar } from './redis-files.ts';
-import { mariadbExec, mariadbRestore, pgCounts, pgExec, pgRestore, redisKeys, redisPing } from './sources.ts';
+import { mariadbCounts, mariadbExec, mariadbRestore, pgCounts, pgExec, pgRestore, redisKeys, redisPing } from './sources.ts';
 import { TarHasher } from './tar-hash.ts';
 
 export const NEW = '__cdbnew';
@@ -94,7 +94,15 @@ export async function mariadbReplace(docker: Docker, d: DbComponent, a: Artifact
   const q = (s: string) => `\`${s.replace(/`/g, '``')}\``;
   await mariadbExec(docker, d.containerId, `DROP DATABASE IF EXISTS ${q(a.target)}; CREATE DATABASE ${q(a.target)}`, 'recreate the database');
   await mariadbRestore(docker, d.containerId, a.target, await open());
-  return 'loaded';
+  return mariadbVerify(docker, d.containerId, a);
+}
+
+/** Rows per table after a MariaDB load against the manifest's; throws when they differ. */
+export async function mariadbVerify(docker: Docker, containerId: string, a: ArtifactEntry): Promise<string> {
+  if (!a.counts) return 'loaded (row counts were not exact at backup time: rows were written during the dump)';
+  const diff = countDiff(a.counts, await mariadbCounts(docker, containerId, a.target));
+  if (diff) throw new Error(`row counts of ${a.target} differ after the load: ${diff}`);
+  return `${Object.keys(a.counts).length} tables, row counts match`;
 }
 
 export async function stopContainer(docker: Docker, id: string): Promise<void> {

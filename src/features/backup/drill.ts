@@ -4,7 +4,7 @@ import type { Decrypter } from 'age-encryption';
 import type Docker from 'dockerode';
 import type { ArtifactEntry, BackupManifest, DrillCheck, DrillResult } from '../../shared/contracts/backup.ts';
 import { decrypterFor } from './age-keys.ts';
-import { countDiff, volumeDiff } from './apply.ts';
+import { countDiff, mariadbVerify, volumeDiff } from './apply.ts';
 import { checkStored, decryptTest, openArtifact } from './artifact.ts';
 import type { BackupEnv } from './env.ts';
 import { putVolumeTar, tarFiles } from './helper.ts';
@@ -123,7 +123,8 @@ async function drillComponent(env: BackupEnv, s: Scratch, m: BackupManifest, art
     for (const a of arts) {
       await mariadbExec(env.docker, c.id, `CREATE DATABASE IF NOT EXISTS \`${a.target.replace(/`/g, '``')}\``, 'create');
       await mariadbRestore(env.docker, c.id, a.target, await open(a));
-      checks.push({ component: a.component, target: a.target, ok: true, detail: 'loaded without errors' });
+      const verified = await mariadbVerify(env.docker, c.id, a).then((detail) => ({ ok: true, detail }), (err: Error) => ({ ok: false, detail: err.message.slice(0, 300) }));
+      checks.push({ component: a.component, target: a.target, ...verified });
     }
   }
   return checks;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { pinnedKeys } from '../contracts/pinned-plan.ts';
 
 /** `container:<64 hex>`, `image:sha256:<64 hex>` or `volume:<name>`: what an approval pins. */
 export const CLEAN_KEY = /^(container:[a-f0-9]{64}|image:sha256:[a-f0-9]{64}|volume:[a-zA-Z0-9][a-zA-Z0-9_.-]{0,254})$/;
@@ -13,7 +14,7 @@ export const cleanArgs = z
      * Pinned by the approval flow for `--deep`: exactly the objects the approver saw. The run removes
      * these (if still unused) and nothing else; anything that appeared after approval stays.
      */
-    approved: z.array(z.string().regex(CLEAN_KEY, 'an object key')).max(5000).optional(),
+    approved: pinnedKeys(CLEAN_KEY, 5000).optional(),
   })
   .strict()
   .superRefine((a, ctx) => {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { planFingerprint, type PinnedPlan } from './pinned-plan.ts';
 
 /**
  * Backup names are checked against this before any file, Docker or SFTP call: they become
@@ -12,7 +13,7 @@ export const componentName = z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$
 const components = z.array(componentName).min(1).max(50);
 export const backupLabel = z.string().regex(/^[a-z0-9-]{1,20}$/, 'a label of 1–20 lowercase letters, digits or "-"');
 /** The fingerprint of a restore plan: the restore refuses to run if backup or stack moved on since. */
-export const restorePlanFingerprint = z.string().regex(/^[a-f0-9]{16}$/, 'a plan fingerprint (16 hex digits)');
+export const restorePlanFingerprint = planFingerprint;
 
 export function isBackupName(value: string): boolean {
   return BACKUP_NAME.test(value);
@@ -152,7 +153,7 @@ export interface RestorePlanItem {
   readonly bytes: number;
 }
 
-export interface RestorePlan {
+export interface RestorePlan extends PinnedPlan<RestorePlanItem> {
   readonly project: string;
   readonly backup: string;
   readonly requested: string;

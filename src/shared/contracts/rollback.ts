@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { planFingerprint, type PinnedPlan } from './pinned-plan.ts';
 import { serviceName } from './status.ts';
 
 /**
@@ -20,7 +21,7 @@ export const tagArgs = z.object({ label: tagLabel.optional() }).strict();
 export const tagsArgs = z.object({ limit: z.coerce.number().int().min(1).max(50).optional() }).strict();
 
 /** A fingerprint of a computed plan: the rollback refuses to run if the stack moved on since. */
-export const planFingerprint = z.string().regex(/^[a-f0-9]{16}$/, 'a plan fingerprint (16 hex digits)');
+export { planFingerprint };
 
 export const rollbackPlanArgs = z
   .object({
@@ -116,7 +117,7 @@ export interface PlanItem {
   readonly originalRef?: string;
 }
 
-export interface RollbackPlan {
+export interface RollbackPlan extends PinnedPlan<PlanItem> {
   readonly project: string;
   readonly tag: string;
   readonly requested: string;

@@ -3,7 +3,9 @@
 // a named volume and an app whose healthcheck reads the database; Slack is the stand-in.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AddressInfo } from 'node:net';
-import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
@@ -24,7 +26,7 @@ import backupJob from '../../jobs/backup.ts';
 import backupsJob from '../../jobs/backups.ts';
 import restoreJob from '../../jobs/restore.ts';
 import restorePlanJob from '../../jobs/restore-plan.ts';
-import type { BackupManifest, BackupResult, BackupsResult, RestorePlan } from '../../src/shared/contracts/backup.ts';
+import type { BackupManifest, BackupResult, BackupsResult, RestorePlan, RestoreResult } from '../../src/shared/contracts/backup.ts';
 import { pino } from 'pino';
 import { waitFor } from '../support/compose-stack.ts';
 import { startSlackStandin, type SlackStandin } from '../support/slack-standin.ts';
@@ -222,5 +224,29 @@ describe('backup and restore', () => {
     const stale = await rejection(restoreJob.run(f.ctx({}, { approval: { id: 'approved-by-test', approvers: [BOB] } }), { backup: 'latest', expectPlan: '0000000000000000' }));
     expect(stale.userMessage).toMatch(/changed after the request was approved/);
   }, T);
-});
 
+  it('still restores a PostgreSQL artifact stored gzip-compressed by the worker (backups made before pg_dump kept its own compression)', async () => {
+    const made = (await backupJob.run(f.ctx(), { components: ['db'], label: 'oldformat' })) as BackupResult;
+    const dir = join(f.backupDir, made.name);
+    const path = join(dir, 'manifest.json');
+    const m = JSON.parse(await readFile(path, 'utf8')) as BackupManifest;
+    expect(m.artifacts.map((a) => `${a.file}:${a.compression}`).sort()).toEqual(['db.app.pgdump:pg_dump', 'db.postgres.pgdump:pg_dump']);
+    // Rewritten as the earlier format: `<file>.gz`, compression gzip, checksums of the gzip file.
+    const artifacts = await Promise.all(m.artifacts.map(async (a) => {
+      const body = await readFile(join(dir, a.file));
+      const gz = gzipSync(body);
+      await writeFile(join(dir, `${a.file}.gz`), gz, { mode: 0o600 });
+      await rm(join(dir, a.file));
+      const sha = createHash('sha256').update(gz).digest('hex');
+      return { ...a, file: `${a.file}.gz`, compression: 'gzip' as const, bytes: gz.length, sha256: sha, plainSha256: sha, rawBytes: body.length };
+    }));
+    await writeFile(path, JSON.stringify({ ...m, artifacts }));
+    const before = await state();
+    await f.psql("delete from items where id % 2 = 0; insert into audit_log(what) values ('after the old-format backup')");
+    expect(await state()).not.toEqual(before);
+    const r = (await restoreJob.run(f.ctx({}, { approval: { id: 'approved-by-test', approvers: [BOB] } }), { backup: made.name })) as RestoreResult;
+    expect(r.error).toBeUndefined();
+    expect(r.ok).toBe(true);
+    expect(await state()).toEqual(before);
+  }, T);
+});

@@ -12,23 +12,36 @@ export interface DumpStream {
 const COUNT_SQL = `SELECT format('%s.%s', n.nspname, c.relname) || '|' || (xpath('/row/c/text()', query_to_xml(format('select count(*) as c from %I.%I', n.nspname, c.relname), false, true, '')))[1]::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r','p') AND n.nspname NOT IN ('pg_catalog','information_schema') AND n.nspname NOT LIKE 'pg_toast%' ORDER BY 1;`;
 
 /**
- * One psql session exports a REPEATABLE READ snapshot, counts every table's rows in it, then runs
- * pg_dump on that same snapshot: the manifest's counts are exactly the dump's, even while the
- * application writes. Counts go to stderr (prefixed), the dump alone to stdout. pg_dump
- * compresses (custom format, its default level), so only compressed bytes cross the Engine API,
- * at backup and at restore.
+ * One psql session exports a REPEATABLE READ snapshot and counts every table's rows in it while
+ * pg_dump dumps that same snapshot, side by side: the manifest's counts are exactly the dump's,
+ * even while the application writes, and counting adds no time when a core is free. The session
+ * keeps its transaction open until pg_dump is done (or the script is gone, so an aborted backup
+ * leaves no open snapshot behind). Counts go to stderr (prefixed), the dump alone to stdout.
+ * pg_dump compresses (custom format, its default level), so only compressed bytes cross the
+ * Engine API, at backup and at restore.
  */
-const PG_DUMP_SCRIPT = `${PG_AUTH}export PGDATABASE="$2"; psql -X -q -At -v ON_ERROR_STOP=1 <<'SQL'
+const PG_DUMP_SCRIPT = `${PG_AUTH}export PGDATABASE="$2"
+CDB_T=$(mktemp -d) || exit 1; export CDB_T; CDB_PARENT=$$; export CDB_PARENT
+trap 'rm -rf "$CDB_T"' EXIT
+psql -X -q -At -v ON_ERROR_STOP=1 >/dev/null <<'SQL' &
 BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;
 SELECT pg_export_snapshot() AS cdb_snap \\gset
+\\setenv CDB_SNAP :cdb_snap
+\\! echo "$CDB_SNAP" > "$CDB_T/snap.tmp" && mv "$CDB_T/snap.tmp" "$CDB_T/snap"
 \\o | sed 's/^/cdbcount|/' >&2
 SELECT 'version|' || current_setting('server_version');
 ${COUNT_SQL}
 \\o
-\\setenv CDB_SNAP :cdb_snap
-\\! pg_dump -Fc --snapshot="$CDB_SNAP"; echo "cdbexit|$?" >&2
+\\! while [ ! -e "$CDB_T/dumped" ] && kill -0 "$CDB_PARENT" 2>/dev/null; do sleep 0.2; done
 COMMIT;
-SQL`;
+SQL
+p=$!
+while [ ! -e "$CDB_T/snap" ]; do kill -0 "$p" 2>/dev/null || { wait "$p"; echo "cdbexit|psql $?" >&2; exit 1; }; sleep 0.05; done
+pg_dump -Fc --snapshot="$(cat "$CDB_T/snap")"; e=$?
+touch "$CDB_T/dumped"
+wait "$p"; pe=$?
+echo "cdbexit|$e" >&2
+[ "$pe" -eq 0 ] || { echo "cdbpsql|$pe" >&2; exit 1; }`;
 
 function parseMarked(stderr: string, mark: string): Array<[string, string]> {
   return stderr.split('\n').filter((l) => l.startsWith(`${mark}|`)).map((l) => {

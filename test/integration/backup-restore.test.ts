@@ -166,7 +166,7 @@ describe('backup and restore', () => {
 
   it('refuses a corrupted artifact with the file named, and touches nothing', async () => {
     const made = (await backupJob.run(f.ctx(), { components: ['db'] })) as BackupResult;
-    const file = join(f.backupDir, made.name, 'db.app.pgdump.gz');
+    const file = join(f.backupDir, made.name, 'db.app.pgdump');
     const buf = await readFile(file);
     buf[Math.floor(buf.length / 2)] = (buf[Math.floor(buf.length / 2)] ?? 0) ^ 0xff;
     await writeFile(file, buf);
@@ -174,9 +174,9 @@ describe('backup and restore', () => {
     const hash = await f.tableHash('items');
     const planErr = await rejection(restorePlanJob.run(f.ctx(), { backup: made.name }));
     expect(planErr.code).toBe('BACKUP_INVALID');
-    expect(planErr.userMessage).toContain('`db.app.pgdump.gz` is corrupted');
+    expect(planErr.userMessage).toContain('`db.app.pgdump` is corrupted');
     const runErr = await rejection(restoreJob.run(f.ctx({}, { approval: { id: 'approved-by-test', approvers: [BOB] } }), { backup: made.name }));
-    expect(runErr.userMessage).toContain('db.app.pgdump.gz');
+    expect(runErr.userMessage).toContain('db.app.pgdump');
     expect((await f.stack.ps()).map((c) => `${c.id}:${c.status}`).sort()).toEqual(ids);
     expect(await f.tableHash('items')).toBe(hash);
   }, T);

@@ -3,7 +3,7 @@ import { defineJob } from '../src/worker/define-job.ts';
 import { rotateWireguardArgs, type WgRotationResult } from '../src/shared/contracts/wireguard.ts';
 import { rotateWireguard } from '../src/features/rotation/wireguard/run.ts';
 
-/** `/cdb rotate-wireguard <tunnel>`; runs only after approval (`rotate` needs it). */
+/** `/cdb rotate wireguard <tunnel>` (the `rotate` command picks this job); runs only after approval. */
 export default defineJob({
   name: 'rotate-wireguard',
   args: rotateWireguardArgs,

@@ -44,7 +44,12 @@ export const rotationSection = z
     dueSoonDays: z.number().int().min(0).max(90).default(7),
     /** Cron pattern of the overdue check (posts to channels.alerts, once per secret per day). */
     checkSchedule: z.string().regex(/^\S+(\s+\S+){4,5}$/, 'a cron pattern such as "0 9 * * *"').optional(),
-    secrets: z.array(secret).max(100).default([]),
+    secrets: z
+      .array(secret)
+      .max(100)
+      .default([])
+      // `/cdb rotate wireguard <tunnel>` is the WireGuard form: a secret of that name could never be rotated.
+      .refine((ss) => !ss.some((s) => s.name === 'wireguard'), 'no secret may be named wireguard (`/cdb rotate wireguard <tunnel>` rotates WireGuard tunnels); rename it'),
   })
   .strict()
   .prefault({});

@@ -141,7 +141,7 @@ async function drive(deps: WgRunDeps, tunnel: WgTunnel, j: WgJournal, resumed: b
   return resultOf(j, resumed);
 }
 
-/** `/cdb rotate-wireguard <tunnel>` after approval. */
+/** `/cdb rotate wireguard <tunnel>` after approval. */
 export async function rotateWireguard(deps: WgRunDeps, name: string, req: WgRequest, progress: (t: string) => void, signal: AbortSignal): Promise<WgRotationResult> {
   const tunnel = findTunnel(deps.config, name);
   const store = new WgJournalStore(deps.redis, deps.config.redis.prefix);

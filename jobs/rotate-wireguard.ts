@@ -15,6 +15,8 @@ export default defineJob({
         redis: ctx.redis,
         log: ctx.log,
         workerId: `${hostname()}:${process.pid}`,
+        // Journaled: only this target's workers resume it if this one dies.
+        ...(ctx.config.target ? { target: ctx.config.target.name } : {}),
         alert: (text) => ctx.notify({ key: `wireguard:${args.tunnel}`, action: 'root', text }),
       },
       args.tunnel,

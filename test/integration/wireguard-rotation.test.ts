@@ -11,6 +11,7 @@ import type { Config } from '../../src/shared/config/schema.ts';
 import { createLogger } from '../../src/shared/log.ts';
 import { recoverWireguardRotations, rotateWireguard, type WgRunDeps } from '../../src/features/rotation/wireguard/run.ts';
 import { wireguardKeyAges } from '../../src/features/rotation/wireguard/ages.ts';
+import { openWgJournals } from '../../src/features/rotation/wireguard/journal.ts';
 import { randomSuffix } from '../support/compose-stack.ts';
 import { REDIS_URL } from '../support/harness.ts';
 import { startNetnsPair, type NetnsHost, type NetnsPair } from '../support/netns-hosts.ts';
@@ -30,7 +31,7 @@ describe('WireGuard key rotation across two hosts', () => {
     log: createLogger({ level: 'debug', destination: new Writable({ write(c, _e, cb) { logs += String(c); cb(); } }) }),
     ...extra,
   });
-  const request = (id: string) => ({ requestId: id, command: 'rotate', args: { kind: 'wireguard', tunnel: TUNNEL }, origin: { kind: 'cli' }, actor: { userId: 'local:test', teamId: 'local' } });
+  const request = (id: string) => ({ requestId: id, command: 'rotate', args: { secret: 'wireguard', tunnel: TUNNEL }, origin: { kind: 'cli' }, actor: { userId: 'local:test', teamId: 'local' } });
   const key = async (h: NetnsHost, f: string) => (await readFile(join(h.keyDir, f), 'utf8')).trim();
   const running = async (h: NetnsHost) => (await h.exec(['wg', 'show', h.iface, 'public-key'])).stdout.trim();
   const peers = async (h: NetnsHost) => (await h.exec(['wg', 'show', h.iface, 'peers'])).stdout.trim().split('\n').filter(Boolean);
@@ -132,9 +133,12 @@ describe('WireGuard key rotation across two hosts', () => {
       const signal = await new Promise<NodeJS.Signals | null>((r) => child.once('exit', (_code, sig) => r(sig)));
       expect(signal, out).toBe('SIGKILL');
 
-      const journalKey = `${config.redis.prefix}:rotation:journal:wireguard:${TUNNEL}`;
-      expect(JSON.parse((await redis.get(journalKey)) ?? '{}').status).toBe('running');
-      // The next worker: recovers once the dead worker's lease has expired.
+      // The one journal (src/shared/journal.ts): still open, its owner's heartbeat about to expire.
+      const { live, orphans } = await openWgJournals(redis, config.redis.prefix, TUNNEL);
+      expect([...live, ...orphans].map((j) => [j.requestId, j.status, j.kind])).toEqual([['wgchild0001', 'running', 'wireguard-rotation']]);
+      // A new request meanwhile is refused: the interrupted one is finished first.
+      await expect(rotateWireguard(deps(), TUNNEL, request('wgtest00009'), () => undefined, new AbortController().signal)).rejects.toMatchObject({ code: 'WG_ROTATION_BUSY' });
+      // The next worker: recovers once the dead worker's journal heartbeat has expired.
       let recovered: Awaited<ReturnType<typeof recoverWireguardRotations>> = [];
       const until = Date.now() + 30_000;
       while (!recovered.length && Date.now() < until) {

@@ -75,30 +75,27 @@ export async function startWorkerProcess(config: Config, log: Logger, jobsOverri
     // A restore interrupted by a killed worker is finished or undone here (or by any live worker of its target).
     recoveries.push(startRestoreRecovery({ config: view, docker, connection, log: tlog, replies: running.replies }));
     alerts.push(await startAlertWatcher({ config: view, docker, connection, log: tlog }));
+    // Secret rotations are per target: the target's secrets, its overdue check on its queue, and its
+    // interrupted rotations resumed by its own workers (state under the target's key prefix).
+    await startSecretsCheckSchedule(view, connection, tlog);
+    recoveries.push(startRotationRecovery({ config: view, docker, redis: connection, log: tlog, replies: running.replies, workerId: WORKER_ID }));
+    // A WireGuard rotation this target's worker started and did not finish is finished or rolled back here.
+    recoveries.push(startWgRecovery({ config: view, connection, log: tlog, send: (r) => running.replies.send(r), ...(view.target ? { target: name } : {}) }));
     beats.push({ name, project: view.stack.project, docker });
   }
-  const first = runs[0] as RunningWorker;
   // Three beats per staleness window: one late beat never makes a live worker look gone.
   const heartbeat = startHeartbeat({ redis: connection, prefix: keyPrefix(config), targets: beats, concurrency: config.worker.concurrency, log, intervalMs: Math.min(5000, (config.workerStaleSeconds * 1000) / 3) });
-  const wgRecovery = startWgRecovery({ config, connection, log, send: (r) => first.replies.send(r) });
-  // Secret rotation (issue 12) manages the first served target's stack files.
-  const rotationView = configForTarget(config, targets[0] as string);
-  await startSecretsCheckSchedule(rotationView, connection, log);
-  // Rotations whose worker died are resumed (or rolled back) by whichever worker is alive.
-  const rotations = startRotationRecovery({ config: rotationView, docker: beats[0]?.docker ?? createDocker(rotationView), redis: connection, log, replies: first.replies, workerId: WORKER_ID });
   log.info({ jobs: [...jobs.keys()], targets, concurrency: config.worker.concurrency }, 'worker started');
   return {
     connection,
     // /healthz checks the first served target's engine (a worker on a host serves that host's target).
     docker: beats[0]?.docker ?? createDocker(config),
     async close() {
-      await rotations.close();
       // Running jobs (a rollback) finish before close() resolves; their journals end with them.
       for (const s of sweepers) await s.stop();
       await heartbeat.close();
       for (const a of alerts) await a.close();
       for (const r of recoveries) await r.close();
-      await wgRecovery.close();
       for (const r of runs) await r.close();
       await connection.quit();
     },

@@ -37,7 +37,8 @@ describe('/cdb rotate wireguard <tunnel>', () => {
     expect(registry.has('rotate-wireguard')).toBe(false);
     // Every job the command may pick has a processor.
     const jobs = await loadJobs();
-    for (const j of [rotate.job, ...(rotate.kind === 'job' ? (rotate.otherJobs ?? []) : [])]) expect(jobs.has(j), j).toBe(true);
+    if (rotate.kind !== 'job') throw new Error('rotate is a job command');
+    for (const j of [rotate.job, ...(rotate.otherJobs ?? [])]) expect(jobs.has(j), j).toBe(true);
     expect(runsJob(rotate as AnyCommand, 'rotate-wireguard')).toBe(true);
     expect(runsJob(rotate as AnyCommand, 'restart')).toBe(false);
   });

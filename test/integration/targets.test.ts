@@ -75,7 +75,10 @@ describe('many targets: a worker per target on its own queue', () => {
       approvals: { commands: ['restart'] },
       alerts: { enabled: false },
       // One secret on each target's stack (no consumers: the file is the whole rollout).
+      // Never due during the test: only the scheduled jobs' envelopes are looked at (and one run by hand).
+      doctor: { schedule: '0 6 1 1 *' },
       rotation: {
+        checkSchedule: '0 9 1 1 *',
         stateDir: join(dir, 'rotation-state'),
         secrets: [
           { name: 'web_secret', kind: 'app-secret', file: secretFile('web_secret'), target: 'web' },
@@ -217,5 +220,30 @@ describe('many targets: a worker per target on its own queue', () => {
       expect(await journalOf(target === 'web' ? 'services' : 'web', secret)).toBeNull();
       expect(await readFile(secretFile(secret), 'utf8')).not.toBe('initial-value-of-the-secret');
     }
+  });
+
+  it('scheduled jobs are per target: on the target’s queue, carrying its name, run by its worker', async () => {
+    for (const target of ['web', 'services']) {
+      const q = new Queue(`jobs-${target}`, { connection: h.redis, prefix: queuePrefix(h.config) });
+      try {
+        for (const id of ['doctor', 'secrets-check']) {
+          const scheduler = await waitFor(() => q.getJobScheduler(id), { what: `the ${id} schedule of ${target}` });
+          expect((scheduler.template?.data as { target?: string } | undefined)?.target, `${id} on ${target}`).toBe(target);
+        }
+        // What the scheduler will enqueue, enqueued now: the target's worker runs it (a job without
+        // the target would be refused as TARGET_UNKNOWN).
+        const template = (await q.getJobScheduler('secrets-check'))?.template;
+        const job = await q.add('secrets-check', template?.data, { jobId: `check-now-${target}-${suffix}` });
+        await waitFor(async () => ((await job.isCompleted()) || (await job.isFailed())) || undefined, { what: `the secrets check of ${target}` });
+        expect((await q.getJob(job.id ?? ''))?.failedReason).toBeUndefined();
+        expect(await job.isCompleted()).toBe(true);
+      } finally {
+        await q.close();
+      }
+    }
+    // Nothing is scheduled on the single-stack queue nobody reads in a multi-target setup.
+    const legacy = new Queue('jobs', { connection: h.redis, prefix: queuePrefix(h.config) });
+    expect(await legacy.getJobSchedulers()).toEqual([]);
+    await legacy.close();
   });
 });

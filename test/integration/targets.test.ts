@@ -246,4 +246,24 @@ describe('many targets: a worker per target on its own queue', () => {
     expect(await legacy.getJobSchedulers()).toEqual([]);
     await legacy.close();
   });
+
+  it('/cdb rotate wireguard <tunnel> --on web: one command, the WireGuard job on web’s queue, target and tunnel approved', async () => {
+    const mark = h.slack.calls.length;
+    const asked = await ack('rotate wireguard web-services --on web');
+    expect(asked).toMatch(/`\/cdb rotate` needs a second person’s approval/);
+    const id = /request `([A-Za-z0-9_-]{22})`/.exec(asked)?.[1] ?? '';
+    const record = await new ApprovalStore(h.redis, h.config.redis.prefix).get(id);
+    expect(record).toMatchObject({ command: 'rotate', job: 'rotate-wireguard', target: 'web', args: { secret: 'wireguard', tunnel: 'web-services' } });
+    expect(record?.summary.join(' ')).toMatch(/^Target: web New WireGuard keys .* tunnel web-services/);
+    await approve(id);
+    // This config has no tunnels: web's worker runs the WireGuard job and says so, naming the target.
+    const failed = await posted(/`\/cdb rotate` on `web` failed: There is no WireGuard tunnel `web-services`/, CHANNEL, mark);
+    expect(String(failed.args.text)).toMatch(/wireguard\.tunnels is empty/);
+    const webQ = new Queue('jobs-web', { connection: h.redis, prefix: queuePrefix(h.config) });
+    try {
+      expect((await webQ.getJob(id))?.name).toBe('rotate-wireguard');
+    } finally {
+      await webQ.close();
+    }
+  });
 });

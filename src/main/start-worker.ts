@@ -2,7 +2,7 @@ import type Docker from 'dockerode';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../shared/config/schema.ts';
-import { connectRedis, keyPrefix } from '../shared/queue/names.ts';
+import { connectRedis, jobsQueue, keyPrefix } from '../shared/queue/names.ts';
 import { OpsError } from '../shared/errors.ts';
 import { configForTarget, listTargets, targetList } from '../shared/targets.ts';
 import { createDocker } from '../host/docker-client.ts';
@@ -23,6 +23,8 @@ export interface RunningWorkerProcess {
   /** Its Redis connection and Engine client, for /healthz and /metrics. */
   readonly connection: Redis;
   readonly docker: Docker;
+  /** The jobs queues it consumes (`jobs`, or `jobs-<target>` per served target), for /metrics. */
+  readonly jobQueues: readonly string[];
   close(): Promise<void>;
 }
 
@@ -90,6 +92,7 @@ export async function startWorkerProcess(config: Config, log: Logger, jobsOverri
     connection,
     // /healthz checks the first served target's engine (a worker on a host serves that host's target).
     docker: beats[0]?.docker ?? createDocker(config),
+    jobQueues: targets.map((n) => jobsQueue(configForTarget(config, n))),
     async close() {
       // Running jobs (a rollback) finish before close() resolves; their journals end with them.
       for (const s of sweepers) await s.stop();

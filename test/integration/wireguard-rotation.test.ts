@@ -12,6 +12,7 @@ import { createLogger } from '../../src/shared/log.ts';
 import { recoverWireguardRotations, rotateWireguard, type WgRunDeps } from '../../src/features/rotation/wireguard/run.ts';
 import { wireguardKeyAges } from '../../src/features/rotation/wireguard/ages.ts';
 import { openWgJournals } from '../../src/features/rotation/wireguard/journal.ts';
+import { journalAlive } from '../../src/shared/journal.ts';
 import { buildInventory } from '../../src/features/rotation/inventory.ts';
 import { localSecretHost } from '../../src/features/rotation/secret-host.ts';
 import { dueLine } from '../../src/features/rotation/overdue.ts';
@@ -188,6 +189,14 @@ describe('WireGuard key rotation across two hosts', () => {
       expect([...live, ...orphans].map((j) => [j.requestId, j.status, j.kind])).toEqual([['wgchild0001', 'running', 'wireguard-rotation']]);
       // A new request meanwhile is refused: the interrupted one is finished first.
       await expect(rotateWireguard(deps(), TUNNEL, request('wgtest00009'), () => undefined, new AbortController().signal)).rejects.toMatchObject({ code: 'WG_ROTATION_BUSY' });
+      if (dieAt === 'apply') {
+        // Dead for sure (its heartbeat expired): still, a worker of another target leaves it alone.
+        const id = [...live, ...orphans][0]?.id ?? '';
+        const until = Date.now() + 30_000;
+        while ((await journalAlive(redis, config.redis.prefix, id)) && Date.now() < until) await new Promise((r) => setTimeout(r, 200));
+        expect(await recoverWireguardRotations(deps({ target: 'services' }))).toEqual([]);
+        expect((await openWgJournals(redis, config.redis.prefix, TUNNEL)).orphans.map((j) => j.id)).toEqual([id]);
+      }
       // The next worker: recovers once the dead worker's journal heartbeat has expired.
       let recovered: Awaited<ReturnType<typeof recoverWireguardRotations>> = [];
       const until = Date.now() + 30_000;

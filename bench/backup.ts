@@ -120,6 +120,8 @@ async function main(): Promise<void> {
       const ourMs = median(ours.map((o) => Number(o.ms)));
       const rawMs = median(raw);
       rows.push(`| backup | ${scale} | ${dbMB.toFixed(0)} MB | ${sec(rawMs)} s (${(rawBytes / 2 ** 20).toFixed(0)} MB) | ${sec(ourMs)} s (${(Number(ours[0]?.bytes) / 2 ** 20).toFixed(0)} MB) | ${(rawMs / ourMs).toFixed(2)}× | ${rssBy(ours)} |`);
+      // CDB_BENCH_ONLY=backup: the backup pairs alone (a quick rerun when the machine is quiet).
+      if (process.env.CDB_BENCH_ONLY === 'backup') continue;
       // Restore: the latest backup over the live database, against pg_restore of the raw dump into a fresh one.
       const rawFile = join(dir, `raw-${scale}.dump`);
       await dumpTo(pg, rawFile);

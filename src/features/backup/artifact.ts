@@ -24,10 +24,10 @@ export class Meter extends Transform {
   }
 }
 
-// Node 20's zlib has no zstd (it arrived in Node 22.15/23.8): gzip it is, level 6 (zlib's default).
-// pg_dump runs with -Z0 so the data is compressed once, here, in parallel with the dump; at restore
-// the gzip file goes into the container as it is and is gunzipped there (sources.ts pgRestore).
-// 'pg_dump' artifacts (stored as pg_dump compressed them) are read, no longer written.
+// Node 20's zlib has no zstd (it arrived in Node 22.15/23.8): gzip it is, level 6 (zlib's default),
+// for what the tools write uncompressed (SQL dumps, RDB files, tars). PostgreSQL's custom-format
+// dump is compressed by pg_dump itself and stored as it comes (compression 'pg_dump'): a restore
+// then sends only compressed bytes through the Engine API and pg_restore decompresses them.
 export const GZIP_LEVEL = 6;
 export type Compression = ArtifactEntry['compression'];
 

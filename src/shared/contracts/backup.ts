@@ -58,8 +58,8 @@ export interface ArtifactEntry {
   readonly imageId: string;
   readonly serverVersion?: string;
   /**
-   * 'gzip': compressed by the worker (what every backup writes); 'pg_dump': a custom-format dump
-   * stored as pg_dump compressed it (written by an intermediate version; still restored).
+   * 'gzip': compressed by the worker (SQL dumps, RDB files, tars); 'pg_dump': a custom-format dump
+   * stored as pg_dump wrote it (compressed by pg_dump itself; backups before this field existed are gzip).
    */
   readonly compression: 'gzip' | 'pg_dump';
   readonly encrypted: boolean;

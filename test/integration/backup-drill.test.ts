@@ -84,8 +84,9 @@ describe('DR drill, encryption, off-site copy and crash recovery', () => {
     for (const a of manifest.artifacts) {
       const bytes = await readFile(join(offsiteDir, made.name, a.file));
       expect(createHash('sha256').update(bytes).digest('hex')).toBe(a.sha256);
-      expect(a.file.endsWith('.gz.age')).toBe(true);
-      expect(a.compression).toBe('gzip');
+      // PostgreSQL dumps are compressed by pg_dump and stored as written; the rest are gzipped.
+      expect(a.file.endsWith(a.kind === 'postgres' ? '.pgdump.age' : '.gz.age')).toBe(true);
+      expect(a.compression).toBe(a.kind === 'postgres' ? 'pg_dump' : 'gzip');
     }
     const d = new Decrypter();
     d.addIdentity(identity);

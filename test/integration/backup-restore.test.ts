@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AddressInfo } from 'node:net';
 import { createHash } from 'node:crypto';
 import { readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
-import { gunzipSync } from 'node:zlib';
+import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
@@ -166,7 +166,7 @@ describe('backup and restore', () => {
 
   it('refuses a corrupted artifact with the file named, and touches nothing', async () => {
     const made = (await backupJob.run(f.ctx(), { components: ['db'] })) as BackupResult;
-    const file = join(f.backupDir, made.name, 'db.app.pgdump.gz');
+    const file = join(f.backupDir, made.name, 'db.app.pgdump');
     const buf = await readFile(file);
     buf[Math.floor(buf.length / 2)] = (buf[Math.floor(buf.length / 2)] ?? 0) ^ 0xff;
     await writeFile(file, buf);
@@ -174,9 +174,9 @@ describe('backup and restore', () => {
     const hash = await f.tableHash('items');
     const planErr = await rejection(restorePlanJob.run(f.ctx(), { backup: made.name }));
     expect(planErr.code).toBe('BACKUP_INVALID');
-    expect(planErr.userMessage).toContain('`db.app.pgdump.gz` is corrupted');
+    expect(planErr.userMessage).toContain('`db.app.pgdump` is corrupted');
     const runErr = await rejection(restoreJob.run(f.ctx({}, { approval: { id: 'approved-by-test', approvers: [BOB] } }), { backup: made.name }));
-    expect(runErr.userMessage).toContain('db.app.pgdump.gz');
+    expect(runErr.userMessage).toContain('db.app.pgdump');
     expect((await f.stack.ps()).map((c) => `${c.id}:${c.status}`).sort()).toEqual(ids);
     expect(await f.tableHash('items')).toBe(hash);
   }, T);
@@ -225,20 +225,20 @@ describe('backup and restore', () => {
     expect(stale.userMessage).toMatch(/changed after the request was approved/);
   }, T);
 
-  it('also restores a PostgreSQL artifact stored as pg_dump wrote it (compression pg_dump, not gzipped by the worker)', async () => {
+  it('still restores a PostgreSQL artifact stored gzip-compressed by the worker (backups made before pg_dump kept its own compression)', async () => {
     const made = (await backupJob.run(f.ctx(), { components: ['db'], label: 'oldformat' })) as BackupResult;
     const dir = join(f.backupDir, made.name);
     const path = join(dir, 'manifest.json');
     const m = JSON.parse(await readFile(path, 'utf8')) as BackupManifest;
-    expect(m.artifacts.map((a) => `${a.file}:${a.compression}`).sort()).toEqual(['db.app.pgdump.gz:gzip', 'db.postgres.pgdump.gz:gzip']);
-    // Rewritten as pg_dump wrote it: the custom-format dump itself, compression pg_dump.
+    expect(m.artifacts.map((a) => `${a.file}:${a.compression}`).sort()).toEqual(['db.app.pgdump:pg_dump', 'db.postgres.pgdump:pg_dump']);
+    // Rewritten as the earlier format: `<file>.gz`, compression gzip, checksums of the gzip file.
     const artifacts = await Promise.all(m.artifacts.map(async (a) => {
-      const body = gunzipSync(await readFile(join(dir, a.file)));
-      const file = a.file.replace(/\.gz$/, '');
-      await writeFile(join(dir, file), body, { mode: 0o600 });
+      const body = await readFile(join(dir, a.file));
+      const gz = gzipSync(body);
+      await writeFile(join(dir, `${a.file}.gz`), gz, { mode: 0o600 });
       await rm(join(dir, a.file));
-      const sha = createHash('sha256').update(body).digest('hex');
-      return { ...a, file, compression: 'pg_dump' as const, bytes: body.length, sha256: sha, plainSha256: sha, rawBytes: body.length };
+      const sha = createHash('sha256').update(gz).digest('hex');
+      return { ...a, file: `${a.file}.gz`, compression: 'gzip' as const, bytes: gz.length, sha256: sha, plainSha256: sha, rawBytes: body.length };
     }));
     await writeFile(path, JSON.stringify({ ...m, artifacts }));
     const before = await state();

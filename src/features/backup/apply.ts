@@ -45,7 +45,7 @@ export async function pgRestoreSide(docker: Docker, d: DbComponent, a: ArtifactE
   const opts = encoding ? ` ENCODING ${lit(encoding)} LC_COLLATE ${lit(collate ?? '')} LC_CTYPE ${lit(ctype ?? '')}` : '';
   await pg(docker, d, [`DROP DATABASE IF EXISTS ${ident(fresh)}`, `CREATE DATABASE ${ident(fresh)} TEMPLATE template0 OWNER ${ident(owner ?? pgUser(d))}${opts}`], 'create the restore database');
   const t0 = Date.now();
-  await pgRestore(docker, d.containerId, pgUser(d), fresh, await open(), { gzipped: a.compression === 'gzip' });
+  await pgRestore(docker, d.containerId, pgUser(d), fresh, await open());
   const t1 = Date.now();
   const counted = await pgCounts(docker, d.containerId, pgUser(d), fresh);
   steps.pg_restore = (steps.pg_restore ?? 0) + t1 - t0;

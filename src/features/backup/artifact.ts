@@ -109,12 +109,11 @@ export async function decryptTest(path: string, entry: Pick<ArtifactEntry, 'file
 }
 
 /**
- * The artifact's original bytes as a stream: file → (age) → gunzip (gzip artifacts, unless
- * keepGzip: PostgreSQL's are gunzipped in the container; a 'pg_dump' one goes to pg_restore as
- * stored), with the stored and compressed sha256 checked as it flows.
+ * The artifact's original bytes as a stream: file → (age) → gunzip (gzip artifacts; a 'pg_dump'
+ * one goes to pg_restore as stored), with the stored and compressed sha256 checked as it flows.
  * A mismatch fails the stream at its end.
  */
-export async function openArtifact(path: string, entry: ArtifactEntry, decrypter: Decrypter | undefined, opts: { keepGzip?: boolean } = {}): Promise<Readable> {
+export async function openArtifact(path: string, entry: ArtifactEntry, decrypter: Decrypter | undefined): Promise<Readable> {
   const stored = new Meter();
   const plain = new Meter();
   const check = (m: Meter, expected: string, what: string) =>
@@ -131,5 +130,5 @@ export async function openArtifact(path: string, entry: ArtifactEntry, decrypter
     compressed = fromWeb(await decrypter.decrypt(toWeb(compressed)));
   }
   const stages = [compressed, plain, check(plain, entry.plainSha256, 'compressed')];
-  return chain(entry.compression === 'gzip' && !opts.keepGzip ? [...stages, createGunzip()] : stages);
+  return chain(entry.compression === 'gzip' ? [...stages, createGunzip()] : stages);
 }

@@ -82,7 +82,7 @@ async function scratchServer(docker: Docker, s: Scratch, a: ArtifactEntry): Prom
 
 async function drillComponent(env: BackupEnv, s: Scratch, m: BackupManifest, arts: readonly ArtifactEntry[], decrypter: Decrypter | undefined): Promise<DrillCheck[]> {
   const first = arts[0] as ArtifactEntry;
-  const open = (a: ArtifactEntry) => openArtifact(env.store.path(m.name, a.file), a, decrypter, { keepGzip: a.kind === 'postgres' });
+  const open = (a: ArtifactEntry) => openArtifact(env.store.path(m.name, a.file), a, decrypter);
   const healthMs = env.config.backup.healthTimeoutSeconds * 1000;
   const checks: DrillCheck[] = [];
   const user = (first.runtime?.env.find((e) => e.startsWith('POSTGRES_USER='))?.slice(14)) ?? 'postgres';
@@ -114,7 +114,7 @@ async function drillComponent(env: BackupEnv, s: Scratch, m: BackupManifest, art
     await until('scratch PostgreSQL', healthMs, async () => execText(env.docker, c.id, ['pg_isready', '-q', '-h', '127.0.0.1'], { what: 'pg_isready' }).then(() => pgExec(env.docker, c.id, user, 'template1', 'select 1', 'ping')).then(() => true, () => false));
     for (const a of arts) {
       await pgExec(env.docker, c.id, user, 'template1', [`DROP DATABASE IF EXISTS ${ident(a.target)}`, `CREATE DATABASE ${ident(a.target)} TEMPLATE template0`], 'create the database');
-      await pgRestore(env.docker, c.id, user, a.target, await open(a), { noOwner: true, gzipped: a.compression === 'gzip' });
+      await pgRestore(env.docker, c.id, user, a.target, await open(a), { noOwner: true });
       const diff = countDiff(a.counts, await pgCounts(env.docker, c.id, user, a.target));
       checks.push({ component: a.component, target: a.target, ok: !diff, detail: diff || `${Object.keys(a.counts ?? {}).length} tables, ${Object.values(a.counts ?? {}).reduce((n, x) => n + x, 0)} rows match` });
     }

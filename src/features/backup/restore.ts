@@ -41,7 +41,7 @@ export async function componentNow(docker: Docker, project: string, item: Journa
 }
 
 async function applyOne(env: BackupEnv, c: Component, artifacts: readonly ArtifactEntry[], m: BackupManifest, decrypter: Decrypter | undefined, swap: boolean, steps: Record<string, number> = {}): Promise<string> {
-  const open = (a: ArtifactEntry) => (): Promise<Readable> => openArtifact(env.store.path(m.name, a.file), a, decrypter, { keepGzip: a.kind === 'postgres' });
+  const open = (a: ArtifactEntry) => (): Promise<Readable> => openArtifact(env.store.path(m.name, a.file), a, decrypter);
   const healthMs = env.config.backup.healthTimeoutSeconds * 1000;
   const notes: string[] = [];
   for (const a of artifacts) {

@@ -33,10 +33,9 @@ async function dbArtifact(run: BackupRun, dir: string, c: DbComponent, target: s
   const startedAt = new Date().toISOString();
   const dump: DumpStream = c.kind === 'postgres' ? await pgDump(run.docker, c, target) : c.kind === 'mariadb' ? await mariadbDump(run.docker, c, target) : await redisSnapshot(run.docker, c);
   const ext = c.kind === 'postgres' ? 'pgdump' : c.kind === 'mariadb' ? 'sql' : 'rdb';
-  // Every artifact is gzipped by the worker (pg_dump runs with -Z0); 'pg_dump' artifacts (stored as
-  // pg_dump compressed them) are still read, not written: gzip in parallel made backups faster.
-  const compression = 'gzip' as const;
-  const file = fileName(c, target, index, ext, Boolean(run.cfg.recipient));
+  // pg_dump's custom format compresses itself (-Fc, default level): stored as it comes.
+  const compression = c.kind === 'postgres' ? 'pg_dump' : 'gzip';
+  const file = fileName(c, target, index, ext, Boolean(run.cfg.recipient), compression === 'gzip');
   const written = await writeArtifact(dump.stdout, join(dir, file), { recipient: run.cfg.recipient, signal: run.signal, compression });
   const meta = await dump.finish();
   return {

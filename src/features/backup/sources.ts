@@ -17,9 +17,8 @@ const COUNT_SQL = `SELECT format('%s.%s', n.nspname, c.relname) || '|' || (xpath
  * even while the application writes, and counting adds no time when a core is free. The session
  * keeps its transaction open until pg_dump is done (or the script is gone, so an aborted backup
  * leaves no open snapshot behind). Counts go to stderr (prefixed), the dump alone to stdout.
- * -Z0: the worker gzips the dump in parallel with pg_dump (two cores instead of one); at restore
- * the gzip file crosses the Engine API as it is and is gunzipped in the container, in parallel
- * with pg_restore (see pgRestore).
+ * pg_dump compresses (custom format, its default level), so only compressed bytes cross the
+ * Engine API, at backup and at restore.
  */
 const PG_DUMP_SCRIPT = `${PG_AUTH}export PGDATABASE="$2"
 CDB_T=$(mktemp -d) || exit 1; export CDB_T; CDB_PARENT=$$; export CDB_PARENT
@@ -38,7 +37,7 @@ COMMIT;
 SQL
 p=$!
 while [ ! -e "$CDB_T/snap" ]; do kill -0 "$p" 2>/dev/null || { wait "$p"; echo "cdbexit|psql $?" >&2; exit 1; }; sleep 0.05; done
-pg_dump -Fc -Z0 --snapshot="$(cat "$CDB_T/snap")"; e=$?
+pg_dump -Fc --snapshot="$(cat "$CDB_T/snap")"; e=$?
 touch "$CDB_T/dumped"
 wait "$p"; pe=$?
 echo "cdbexit|$e" >&2
@@ -97,16 +96,12 @@ export async function pgExec(docker: Docker, containerId: string, user: string, 
  * is not in use until the swap, a crash mid-restore means restoring again anyway, and the WAL
  * writer has flushed it long before the row counts and the swap that follow.
  */
-export async function pgRestore(docker: Docker, containerId: string, user: string, db: string, dump: Readable, opts: { noOwner?: boolean; gzipped?: boolean } = {}): Promise<void> {
+export async function pgRestore(docker: Docker, containerId: string, user: string, db: string, dump: Readable, opts: { noOwner?: boolean } = {}): Promise<void> {
   const flags = ['--exit-on-error', ...(opts.noOwner ? ['--no-owner', '--no-acl'] : [])].join(' ');
-  const restore = `PGOPTIONS='-c synchronous_commit=off' pg_restore ${flags} -d "$2"`;
-  // gzip artifacts: only compressed bytes cross the Engine API; gzip -dc runs beside pg_restore.
-  const script = opts.gzipped ? `${PG_AUTH}{ gzip -dc; echo "cdbgz|$?" >&2; } | ${restore}` : `${PG_AUTH}exec ${restore}`;
-  const h = await execStream(docker, containerId, ['sh', '-c', script, 'sh', user, db], { stdin: dump });
+  const h = await execStream(docker, containerId, ['sh', '-c', `${PG_AUTH}PGOPTIONS='-c synchronous_commit=off' exec pg_restore ${flags} -d "$2"`, 'sh', user, db], { stdin: dump });
   h.stdout.resume();
   const { exitCode, stderr } = await h.done;
-  const gz = /cdbgz\|(\d+)/.exec(stderr)?.[1];
-  if (exitCode !== 0 || (opts.gzipped && gz !== '0')) throw new Error(`pg_restore into ${db} failed (exit ${exitCode}${opts.gzipped ? `, gzip -dc ${gz ?? '?'}` : ''}): ${stderr.replace(/^cdbgz\|.*$/gm, '').trim().slice(-400)}`);
+  if (exitCode !== 0) throw new Error(`pg_restore into ${db} failed (exit ${exitCode}): ${stderr.trim().slice(-400)}`);
 }
 
 /**

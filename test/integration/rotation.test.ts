@@ -44,6 +44,8 @@ beforeAll(async () => {
 }, 600_000);
 
 afterAll(async () => {
+  // For diagnosing a failed run: every worker's log (debug level) in one file.
+  if (process.env.ROTATION_TEST_LOG && rig) await writeFile(process.env.ROTATION_TEST_LOG, rig.logs());
   await rig?.close();
   await stack?.down();
 });

@@ -251,7 +251,7 @@ describe('a worker killed (SIGKILL) at every step: the next one finishes or roll
     });
   }
 
-  it('killed while rolling back: the next worker completes the rollback', async () => {
+  it('killed while rolling back: the next worker completes the rollback', { timeout: 480_000 }, async () => {
     const old = await value('broken');
     await rig.startWorker('rollback:before');
     const id = await rig.rotate('rotate broken_key');

@@ -45,7 +45,12 @@ function expectOk(lines: string[], what: string, allowMissing = false): void {
 async function persist(ctx: StepContext<object>, pw: string): Promise<void> {
   const o = ctx.options as Options;
   if (o.persist === 'file') return; // the secret file already holds the new value
-  expectOk(await redisCli(ctx, [pw], [o.persist === 'acl-save' ? 'ACL SAVE' : 'CONFIG REWRITE']), o.persist);
+  if (o.persist === 'acl-save') return expectOk(await redisCli(ctx, [pw], ['ACL SAVE']), o.persist);
+  // CONFIG REWRITE keeps a `requirepass` line as it was at start: the old password, which a restart
+  // would apply again (beside the new one in the rewritten `user default` line). For the default
+  // user, requirepass is set to the new value first (it leaves that one password, as after `<old`).
+  const commands = o.user === 'default' ? [`CONFIG SET requirepass ${pw}`, 'CONFIG REWRITE'] : ['CONFIG REWRITE'];
+  expectOk(await redisCli(ctx, [pw], commands), o.persist);
 }
 
 export const redisKind: RotationKind<State> = {

@@ -188,3 +188,37 @@ describe('Redis persist modes: acl-save and config-rewrite', () => {
     });
   }
 });
+
+describe('the rotation journal on the one lock (src/shared/lock.ts)', () => {
+  const prefix = `cdbt-${randomSuffix()}`;
+  const journalFor = (id: string) => ({
+    id, secret: 's1', kind: 'redis', step: 0, phase: 'forward' as const, status: 'running' as const, state: {}, requestId: id, command: 'rotate', args: {},
+    origin: { kind: 'cli' }, actor: { userId: 'local:test', teamId: 'local' }, startedAt: Date.now(), stepsDone: [], notes: [], probes: [], workers: ['w1'],
+  });
+
+  afterAll(async () => {
+    const keys = await redis.keys(`${prefix}:*`);
+    if (keys.length) await redis.del(...keys);
+  });
+
+  it('one active rotation per secret; a dead holder is taken over; the old holder can no longer write the journal', async () => {
+    const { RotationJournal, LeaseLostError } = await import('../../src/features/rotation/journal.ts');
+    const store = new RotationJournal(redis, prefix);
+    const first = await store.begin(journalFor('r1'), 'w1', 1000);
+    await expect(store.begin(journalFor('r2'), 'w2', 1000)).rejects.toMatchObject({ code: 'ROTATION_IN_PROGRESS' });
+    // Held and renewed: nobody can claim it.
+    expect(await store.claim('s1', 'w2', 1000)).toBeUndefined();
+    // The lock runs out (as a SIGKILLed worker's does; deleted here, so no renewal can race it): w2 takes over.
+    await redis.del(first.key);
+    const second = await waitFor(() => store.claim('s1', 'w2', 1000), { what: 'the takeover', timeoutMs: 10_000, intervalMs: 50 });
+    // A new rotation is still refused: the secret is active until the new holder ends it.
+    await expect(store.begin(journalFor('r3'), 'w3', 1000)).rejects.toMatchObject({ code: 'ROTATION_IN_PROGRESS' });
+    const stale = { ...journalFor('r1'), step: 3 };
+    await expect(store.save(stale, first)).rejects.toBeInstanceOf(LeaseLostError);
+    expect((await store.get('s1'))?.step).toBe(0);
+    await store.end({ ...journalFor('r1'), status: 'succeeded', step: 4 }, second);
+    expect(await store.active()).not.toContain('s1');
+    const third = await store.begin(journalFor('r4'), 'w4', 1000);
+    await third.release();
+  });
+});

@@ -76,7 +76,10 @@ async function cdb(stack: RotationStack, config: Config, secret: string): Promis
     { secret, mode: 'rotate', requestId: `bench${randomSuffix(8)}`, command: 'rotate', args: { secret }, origin: { kind: 'cli' }, actor: { userId: 'local:bench', teamId: 'local' } },
   );
   if (r.status !== 'succeeded') throw new Error(`cdb rotation of ${secret} ${r.status}: ${r.error ?? ''}`);
+  stepTimes.push(r.steps.map((s) => `${s.name} ${sec(s.ms)} s`).join(', '));
 }
+/** Where each /cdb rotate run spent its time, printed under its row. */
+const stepTimes: string[] = [];
 
 const restart = async (project: string, services: string[]) => {
   const ids = (await Promise.all(services.map((s) => containersOf(project, s)))).flat();
@@ -140,6 +143,7 @@ async function pair(stack: RotationStack, config: Config, secret: string, consum
 }
 
 function row(name: string, r: { cdb: Sample[]; seeds: Sample[] }): string {
+  for (const t of stepTimes.splice(0)) console.log(`<!-- ${name}: ${t} -->`);
   const c = { wall: median(r.cdb.map((s) => s.wallMs)), down: median(r.cdb.map((s) => s.downMs)), fails: r.cdb.reduce((a, s) => a + s.failures, 0) };
   const s = { wall: median(r.seeds.map((x) => x.wallMs)), down: median(r.seeds.map((x) => x.downMs)), fails: r.seeds.reduce((a, x) => a + x.failures, 0) };
   return `| ${name} | ${sec(c.wall)} s | ${c.down} ms (${c.fails} failed probes) | ${sec(s.wall)} s | ${s.down} ms (${s.fails} failed probes) |`;

@@ -87,23 +87,40 @@ export async function rollBack(ctx: StepContext<object>, files: readonly RollOut
  */
 export async function rollOut(ctx: StepContext<object>, files: readonly RollOutFile[], opts: { verify?: 'full' | 'probe' } = {}): Promise<void> {
   for (const f of files) await ctx.host.writeInPlace(f.path, f.value);
+  // Restarts stay strictly one at a time (zero downtime with replicas); a consumer's check (its
+  // containers see the file, its probe passes) runs while the next consumer restarts, instead of
+  // adding two execs per consumer to the wall time. Every check is awaited before this resolves.
+  let previous: Promise<unknown> | undefined;
   for (const c of ctx.secret.consumers) {
     if (ctx.signal.aborted) throw ctx.signal.reason;
     if (c.reload === 'restart') {
       ctx.progress(`Restarting ${c.service} (health wait)…`);
       await ctx.consumers.restart(c.service);
     }
-    // A rollback only asks the probe: the previous value worked before, and a consumer that cannot see the file is what failed.
-    for (const f of opts.verify === 'probe' ? [] : files) {
-      if (!(await ctx.consumers.sees(c.service, mountFor(ctx, c, f.path), f.value))) {
-        throw new OpsError('ROTATION_FAILED', `${c.service} does not see the new content of ${basename(f.path)} (is it mounted from ${f.path}?).`);
-      }
+    // Settled into a value at once, so a check failing while the next restart runs is never an unhandled rejection.
+    const check = checkConsumer(ctx, c, files, opts).then(() => undefined, (err: unknown) => err);
+    if (previous) await rethrow(previous);
+    previous = check;
+  }
+  if (previous) await rethrow(previous);
+}
+
+async function rethrow(settled: Promise<unknown>): Promise<void> {
+  const err = await settled;
+  if (err !== undefined) throw err;
+}
+
+async function checkConsumer(ctx: StepContext<object>, c: ConsumerSpec, files: readonly RollOutFile[], opts: { verify?: 'full' | 'probe' }): Promise<void> {
+  // A rollback only asks the probe: the previous value worked before, and a consumer that cannot see the file is what failed.
+  for (const f of opts.verify === 'probe' ? [] : files) {
+    if (!(await ctx.consumers.sees(c.service, mountFor(ctx, c, f.path), f.value))) {
+      throw new OpsError('ROTATION_FAILED', `${c.service} does not see the new content of ${basename(f.path)} (is it mounted from ${f.path}?).`);
     }
-    const argv = c.probe ?? undefined;
-    if (argv) {
-      const codes = await ctx.consumers.execAll(c.service, argv);
-      if (!codes.length || codes.some((x) => x !== 0)) throw new OpsError('ROTATION_FAILED', `${c.service} failed its probe with the new value.`);
-    }
+  }
+  const argv = c.probe ?? undefined;
+  if (argv) {
+    const codes = await ctx.consumers.execAll(c.service, argv);
+    if (!codes.length || codes.some((x) => x !== 0)) throw new OpsError('ROTATION_FAILED', `${c.service} failed its probe with the new value.`);
   }
 }
 

@@ -14,7 +14,7 @@ import { postSigned, signSlackRequest, slashCommandBody } from '../support/slack
 import { startSlackStandin, type SlackStandin } from '../support/slack-standin.ts';
 import { freePort } from '../support/free-port.ts';
 import { randomSuffix, waitFor } from '../support/compose-stack.ts';
-import { JOBS_QUEUE, queuePrefix } from '../../src/shared/queue/names.ts';
+import { JOBS_QUEUE } from '../../src/shared/queue/names.ts';
 
 const VIEWER = 'U0ACKCRASH';
 const CHANNEL = 'C0ACKCRASH';

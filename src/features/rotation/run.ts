@@ -6,7 +6,7 @@ import type { Config } from '../../shared/config/schema.ts';
 import { OpsError } from '../../shared/errors.ts';
 import { Queue } from 'bullmq';
 import type { JobEnvelope } from '../../shared/contracts/envelope.ts';
-import { JOBS_QUEUE, keyPrefix, queuePrefix, redisErrorReporter } from '../../shared/queue/names.ts';
+import { JOBS_QUEUE, keyPrefix, openJobsQueue } from '../../shared/queue/names.ts';
 import { consumerOps, DowntimeProbe } from './consumers.ts';
 import type { Journal, RotationKind, RotationMode, RotationResult, RotationStep, SecretHost, SecretSpec, StepContext } from './engine.ts';
 import { RotationJournal } from './journal.ts';
@@ -112,8 +112,7 @@ export function makeContext(deps: RotationDeps, spec: SecretSpec, journal: Pick<
   const host = stackSecretHost(config);
   const opened: SecretHost[] = [];
   const queue = (): Queue => {
-    const q = new Queue(JOBS_QUEUE, { connection: deps.redis, prefix: queuePrefix(config) });
-    q.on('error', redisErrorReporter(deps.redis, log));
+    const q = openJobsQueue(config, deps.redis, log, JOBS_QUEUE);
     return q;
   };
   const ctx: StepContext<Record<string, unknown>> = {

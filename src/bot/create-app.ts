@@ -103,7 +103,8 @@ export function createSlackApp(deps: BotDeps): SlackApp {
         installerOptions: { clientOptions },
         customPropertiesExtractor: (args) => ({ [ENVELOPE_ID]: typeof args.envelope_id === 'string' ? args.envelope_id : undefined }),
       });
-  const app = new App({ token, logger, clientOptions, receiver });
+  // convoStore off: no listener reads Bolt's conversation context, and its store lookup ran per request.
+  const app = new App({ token, logger, clientOptions, receiver, convoStore: false });
   // First of all middleware: replays are dropped and rate limits applied before any listener runs.
   // The ack's one Redis call goes through its own connection with auto-pipelining: the guard calls of
   // a burst leave in a few socket writes instead of one each (BENCHMARKS.md, ack).

@@ -6,7 +6,7 @@ import { OpsError, toUserError } from '../shared/errors.ts';
 import type { AuditLog } from '../shared/audit/audit.ts';
 import { authorize, checkChannel, type GroupDirectory } from '../shared/auth/authorize.ts';
 import { resolveCommand, type Registry } from '../shared/registry/registry.ts';
-import { requiredRole, type SlackMessage, type StepUpEnroller } from '../shared/registry/define-command.ts';
+import { jobOf, requiredRole, type SlackMessage, type StepUpEnroller } from '../shared/registry/define-command.ts';
 import { plainText } from '../shared/render/blocks.ts';
 import { needsApproval } from '../shared/approval/policy.ts';
 import type { ApprovalGateway } from './approval/service.ts';
@@ -134,7 +134,7 @@ export async function dispatch(req: CommandRequest, deps: DispatchDeps): Promise
       // Crash tests stop the bot here: acked, not queued (the accepted record covers it).
       await pausePoint('bot:acked');
     }
-    await (deps.onAccepted && deps.postAck ? deps.postAck.enqueue(deps.jobs, command.job, envelope, opts) : enqueue(deps.jobs, command.job, envelope, opts));
+    await (deps.onAccepted && deps.postAck ? deps.postAck.enqueue(deps.jobs, jobOf(command, parsed), envelope, opts) : enqueue(deps.jobs, jobOf(command, parsed), envelope, opts));
     await deps.audit.record({ requestId, command: command.name, args, actor: req.actor, via, outcome: 'accepted' });
     log.info({ cmd: command.name }, 'job enqueued');
     commandsTotal.inc({ command: command.name, outcome: 'accepted' });

@@ -11,6 +11,8 @@ import { redisCheck, registerQueueGauges, scrapeRead } from '../shared/process-h
 export interface WorkerHealthDeps {
   readonly connection: Redis;
   readonly docker: Docker;
+  /** The jobs queues this worker consumes (one per served target); default the single-stack `jobs`. */
+  readonly jobQueues?: readonly string[];
 }
 
 /** Incidents not yet resolved (pending or firing), from the alert state every worker shares. */
@@ -32,7 +34,7 @@ function registerIncidentGauge(registry: Registry, redis: Redis, key: string): v
 export async function startWorkerHealth(config: Config, deps: WorkerHealthDeps, log: Logger): Promise<HealthServer | undefined> {
   if (!config.health.enabled) return undefined;
   const registry = new Registry();
-  const queues = [JOBS_QUEUE, REPLIES_QUEUE].map((name) => openJobsQueue(config, deps.connection, log, name));
+  const queues = [...(deps.jobQueues ?? [JOBS_QUEUE]), REPLIES_QUEUE].map((name) => openJobsQueue(config, deps.connection, log, name));
   registerQueueGauges(registry, deps.connection, queues);
   registerIncidentGauge(registry, deps.connection, alertKeys(keyPrefix(config)).states);
   const starting = startHealthServer({

@@ -99,10 +99,14 @@ export class AwaitedJobs {
     }
   }
 
+  private async beat(): Promise<void> {
+    await this.deps.redis.set(`${this.deps.keyPrefix}:bot:${BOT_INSTANCE}`, String(Date.now()), 'PX', BOT_ALIVE_MS);
+  }
+
   /** Beats for this process and takes over the accepted records of bot processes that stopped beating. */
   async adoptOrphans(): Promise<void> {
     const { redis, keyPrefix } = this.deps;
-    await redis.set(`${keyPrefix}:bot:${BOT_INSTANCE}`, String(Date.now()), 'PX', BOT_ALIVE_MS);
+    await this.beat();
     const stored = await redis.hgetall(this.key);
     const owners = new Map<string, boolean>();
     for (const [id, raw] of Object.entries(stored)) {
@@ -130,6 +134,8 @@ export class AwaitedJobs {
 
   /** Picks up what a previous bot process was waiting on. */
   async load(): Promise<void> {
+    // Beat at once: another bot must not take this one's first requests for a dead process's.
+    await this.beat().catch(() => undefined);
     const stored = await this.deps.redis.hgetall(this.key).catch(() => ({}) as Record<string, string>);
     for (const [id, raw] of Object.entries(stored)) {
       try {

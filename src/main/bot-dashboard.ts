@@ -29,9 +29,7 @@ export async function startBotDashboard(config: Config, connection: Redis, log: 
   adapter.setBasePath('/');
   createBullBoard({
     queues: queues.map((q) => new BullMQAdapter(q, { readOnlyMode: true, allowRetries: false })),
-    // @bull-board/express pins its own copy of @bull-board/api (one patch version apart): the same
-    // adapter at run time, two declarations of it for the type checker.
-    serverAdapter: adapter as unknown as Parameters<typeof createBullBoard>[0]['serverAdapter'],
+    serverAdapter: adapter,
     options: { uiConfig: { boardTitle: `cdb ${config.stack.project} (read-only)` } },
   });
   const app = express();

@@ -32,7 +32,7 @@ export const ERROR_CODES = {
   BACKUP_INVALID: 'A backup failed verification (checksum, decryption, manifest or project); nothing was touched.',
   BACKUP_KEY_MISSING: 'An encrypted backup was to be read but the private key (backup.identityFile) is missing or does not match.',
   STACK_BUSY: 'Another tag or rollback holds the stack’s lock, or an interrupted rollback is being recovered.',
-  HANDED_OVER: 'The worker lost its hold on a running rollback; another worker finishes or reverts it and reports.',
+  HANDED_OVER: 'The worker lost its hold on a running rollback or secret rotation (or is stopping); another worker finishes or reverts it and reports.',
   PLAN_CHANGED: 'The stack moved on since the request was approved: what would run is no longer what was approved.',
   PLAN_FAILED: 'The worker could not work out what an approval request would change.',
   TAG_EXISTS: 'A rollback tag with that name exists already.',

@@ -44,6 +44,8 @@ beforeAll(async () => {
 }, 600_000);
 
 afterAll(async () => {
+  // For diagnosing a failed run: every worker's log (debug level) in one file.
+  if (process.env.ROTATION_TEST_LOG && rig) await writeFile(process.env.ROTATION_TEST_LOG, rig.logs());
   await rig?.close();
   await stack?.down();
 });
@@ -249,7 +251,7 @@ describe('a worker killed (SIGKILL) at every step: the next one finishes or roll
     });
   }
 
-  it('killed while rolling back: the next worker completes the rollback', async () => {
+  it('killed while rolling back: the next worker completes the rollback', { timeout: 480_000 }, async () => {
     const old = await value('broken');
     await rig.startWorker('rollback:before');
     const id = await rig.rotate('rotate broken_key');

@@ -10,7 +10,10 @@ export function consumerOps(docker: Docker, project: string, healthTimeoutMs: nu
       const containers = await serviceContainers(docker, project, service);
       // One at a time: with several replicas, the others keep serving while one restarts.
       for (const c of containers) {
-        await docker.getContainer(c.Id).restart({ t: 10 });
+        // No `t`: the Engine then waits the container's own stop timeout (compose's stop_grace_period)
+        // before it kills. A fixed 10 s made every consumer that ignores SIGTERM (a shell or `sleep`
+        // as PID 1) cost 10 s per restart however short its configured grace period.
+        await docker.getContainer(c.Id).restart();
         const ready = await waitReady(docker, c.Id, healthTimeoutMs, signal);
         if (!ready.ok) throw new OpsError('ROTATION_FAILED', `${service} did not come back after its restart: ${ready.detail}.`);
       }

@@ -12,46 +12,59 @@ export interface ExecResult {
  * or Env, which `docker inspect` of the exec would show.
  */
 export async function execIn(docker: Docker, containerId: string, argv: readonly string[], opts: { stdin?: string; timeoutMs?: number } = {}): Promise<ExecResult> {
-  const exec = await docker.getContainer(containerId).exec({ Cmd: [...argv], AttachStdout: true, AttachStderr: true, AttachStdin: opts.stdin !== undefined });
-  const stream = await exec.start({ hijack: true, stdin: opts.stdin !== undefined });
-  const out = new PassThrough();
-  const err = new PassThrough();
-  const chunks: Buffer[] = [];
-  const errChunks: Buffer[] = [];
-  out.on('data', (c: Buffer) => chunks.push(c));
-  err.on('data', (c: Buffer) => errChunks.push(c));
-  docker.modem.demuxStream(stream, out, err);
-  if (opts.stdin !== undefined) {
-    stream.write(opts.stdin);
-    // Half-close so the program sees EOF on stdin while we keep reading its output.
-    (stream as unknown as { end(): void }).end();
-  }
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      stream.destroy();
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  // One deadline for the whole exec: creating and attaching are Engine calls that can stall under
+  // load too, and a caller (a step, the downtime probe) must never wait on them forever.
+  let timer: NodeJS.Timeout | undefined;
+  let stream: NodeJS.ReadWriteStream | undefined;
+  let expired = false;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      expired = true;
+      (stream as unknown as { destroy?(): void } | undefined)?.destroy?.();
       reject(new Error(`exec ${argv[0] ?? ''} timed out`));
-    }, opts.timeoutMs ?? 30_000);
-    const done = () => {
-      clearTimeout(timer);
-      resolve();
-    };
-    stream.on('end', done);
-    stream.on('close', done);
-    stream.on('error', (e: Error) => {
-      clearTimeout(timer);
-      reject(e);
-    });
+    }, timeoutMs);
   });
-  let code = -1;
-  for (let i = 0; i < 50; i++) {
-    const info = await exec.inspect();
-    if (!info.Running) {
-      code = info.ExitCode ?? -1;
-      break;
-    }
-    await new Promise((r) => setTimeout(r, 20));
+  try {
+    return await Promise.race([run(), deadline]);
+  } finally {
+    clearTimeout(timer);
   }
-  return { code, stdout: Buffer.concat(chunks).toString('utf8'), stderr: Buffer.concat(errChunks).toString('utf8') };
+
+  async function run(): Promise<ExecResult> {
+    const exec = await docker.getContainer(containerId).exec({ Cmd: [...argv], AttachStdout: true, AttachStderr: true, AttachStdin: opts.stdin !== undefined });
+    const s = await exec.start({ hijack: true, stdin: opts.stdin !== undefined });
+    stream = s;
+    if (expired) {
+      (s as unknown as { destroy(): void }).destroy();
+      throw new Error(`exec ${argv[0] ?? ''} timed out`);
+    }
+    const out = new PassThrough();
+    const err = new PassThrough();
+    const chunks: Buffer[] = [];
+    const errChunks: Buffer[] = [];
+    out.on('data', (c: Buffer) => chunks.push(c));
+    err.on('data', (c: Buffer) => errChunks.push(c));
+    docker.modem.demuxStream(s, out, err);
+    if (opts.stdin !== undefined) {
+      s.write(opts.stdin);
+      // Half-close so the program sees EOF on stdin while we keep reading its output.
+      (s as unknown as { end(): void }).end();
+    }
+    await new Promise<void>((resolve, reject) => {
+      s.on('end', resolve);
+      s.on('close', resolve);
+      s.on('error', reject);
+    });
+    // The output ended; the Engine records the exit code a moment later, which on a loaded host can
+    // take longer than a second: wait for it (within the deadline) instead of reporting -1.
+    for (let delay = 10; !expired; delay = Math.min(delay * 2, 250)) {
+      const info = await exec.inspect();
+      if (!info.Running) return { code: info.ExitCode ?? -1, stdout: Buffer.concat(chunks).toString('utf8'), stderr: Buffer.concat(errChunks).toString('utf8') };
+      await new Promise((r) => setTimeout(r, delay));
+    }
+    throw new Error(`exec ${argv[0] ?? ''} timed out`);
+  }
 }
 
 /** Running containers of one compose service, oldest first. */

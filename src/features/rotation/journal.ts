@@ -1,11 +1,24 @@
 import type { Redis } from 'ioredis';
 import { OpsError } from '../../shared/errors.ts';
+import { acquireLock, type HeldLock } from '../../shared/lock.ts';
 import type { Journal } from './engine.ts';
+
+/** The holder no longer holds the secret's lock: it must stop; the worker that took over reports. */
+export class LeaseLostError extends OpsError {
+  constructor() {
+    super('ROTATION_FAILED', 'Another worker took over this rotation.');
+  }
+}
+
+// Written only while `lockKey` still holds the caller's token: a worker that lost the lock (its
+// renewals came too late and another worker took over) can never overwrite the new owner's journal.
+const FENCED_SET = "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[2], ARGV[2]) return 1 end return 0";
 
 /**
  * The rotation journal in Redis: one JSON document per secret (identifiers and step names only,
- * never a value), the set of active rotations, and a lease per active rotation that its worker
- * renews. A lease that runs out means the worker died: the next one resumes.
+ * never a value) and the set of active rotations. Who drives an active rotation is decided by the
+ * one lock of cdb (src/shared/lock.ts), one per secret, with the rotation lease as its TTL, renewed
+ * while the worker runs: a lock that ran out means the worker died, and the next one takes over.
  */
 export class RotationJournal {
   constructor(private readonly redis: Redis, private readonly prefix: string) {}
@@ -13,8 +26,8 @@ export class RotationJournal {
   key(secret: string): string {
     return `${this.prefix}:rotation:journal:${secret}`;
   }
-  private lease(secret: string): string {
-    return `${this.prefix}:rotation:lease:${secret}`;
+  lockKey(secret: string): string {
+    return `${this.prefix}:rotation:lock:${secret}`;
   }
   get activeKey(): string {
     return `${this.prefix}:rotation:active`;
@@ -26,26 +39,25 @@ export class RotationJournal {
     return `${this.prefix}:rotation:paused:${secret}`;
   }
 
-  // Atomic: a second rotation of the same secret is refused while the first is active.
-  private static readonly BEGIN = `
-if redis.call('sismember', KEYS[1], ARGV[1]) == 1 then return redis.call('get', KEYS[2]) or '' end
-redis.call('sadd', KEYS[1], ARGV[1])
-redis.call('set', KEYS[2], ARGV[2])
-redis.call('set', KEYS[3], ARGV[3], 'PX', ARGV[4])
-return false`;
+  private async refuse(secret: string): Promise<never> {
+    const j = await this.get(secret).catch(() => undefined);
+    const by = j?.status === 'running' ? ` (request \`${j.requestId}\`, step ${j.phase === 'rollback' ? 'rollback' : String(j.step + 1)})` : '';
+    throw new OpsError('ROTATION_IN_PROGRESS', `A rotation of \`${secret}\` is already in progress${by}. It finishes or rolls back on its own; try again afterwards.`);
+  }
 
-  async begin(journal: Journal, owner: string, leaseMs: number): Promise<void> {
-    const other = await this.redis.eval(RotationJournal.BEGIN, 3, this.activeKey, this.key(journal.secret), this.lease(journal.secret), journal.secret, JSON.stringify(journal), owner, leaseMs);
-    if (other !== null && other !== undefined) {
-      let by = '';
-      try {
-        const j = JSON.parse(String(other)) as Journal;
-        by = ` (request \`${j.requestId}\`, step ${j.phase === 'rollback' ? 'rollback' : String(j.step + 1)})`;
-      } catch {
-        // an unreadable journal still blocks
-      }
-      throw new OpsError('ROTATION_IN_PROGRESS', `A rotation of \`${journal.secret}\` is already in progress${by}. It finishes or rolls back on its own; try again afterwards.`);
+  /**
+   * Takes the secret's lock and records the rotation as active; refused while another one holds the
+   * lock or is still active (a dead worker's rotation waiting for a worker to take it over).
+   */
+  async begin(journal: Journal, owner: string, leaseMs: number): Promise<HeldLock> {
+    const lock = await acquireLock(this.redis, this.lockKey(journal.secret), { ttlMs: leaseMs, owner });
+    if (!lock) return this.refuse(journal.secret);
+    if (await this.redis.sismember(this.activeKey, journal.secret)) {
+      await lock.release();
+      return this.refuse(journal.secret);
     }
+    await this.redis.multi().sadd(this.activeKey, journal.secret).set(this.key(journal.secret), JSON.stringify(journal)).exec();
+    return lock;
   }
 
   async get(secret: string): Promise<Journal | undefined> {
@@ -53,33 +65,42 @@ return false`;
     return raw ? (JSON.parse(raw) as Journal) : undefined;
   }
 
-  async save(journal: Journal): Promise<void> {
-    await this.redis.set(this.key(journal.secret), JSON.stringify(journal));
+  /** Writes the journal while `lock` holds; throws LeaseLostError once another worker has it. */
+  async save(journal: Journal, lock: HeldLock): Promise<void> {
+    const ok = await this.redis.eval(FENCED_SET, 2, lock.key, this.key(journal.secret), lock.token, JSON.stringify(journal));
+    if (ok !== 1) throw new LeaseLostError();
   }
 
-  /** Renews our lease; false when another worker holds it (we must stop). */
-  async renew(secret: string, owner: string, leaseMs: number): Promise<boolean> {
-    const r = await this.redis.eval("if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end", 1, this.lease(secret), owner, leaseMs);
-    return r === 1;
+  /** Takes over an active rotation whose worker's lock ran out; undefined while someone holds it. */
+  async claim(secret: string, owner: string, leaseMs: number): Promise<HeldLock | undefined> {
+    if (!(await this.redis.sismember(this.activeKey, secret))) return undefined;
+    const lock = await acquireLock(this.redis, this.lockKey(secret), { ttlMs: leaseMs, owner });
+    if (!lock) return undefined;
+    // Ended between the two reads: nothing to take over.
+    if (!(await this.redis.sismember(this.activeKey, secret))) {
+      await lock.release();
+      return undefined;
+    }
+    return lock;
   }
 
-  /** Takes over an active rotation whose lease ran out. */
-  async claim(secret: string, owner: string, leaseMs: number): Promise<boolean> {
-    if (!(await this.redis.sismember(this.activeKey, secret))) return false;
-    return (await this.redis.set(this.lease(secret), owner, 'PX', leaseMs, 'NX')) === 'OK';
+  /** Drops a secret from the active set (its journal is no longer running). */
+  async forgetActive(secret: string): Promise<void> {
+    await this.redis.srem(this.activeKey, secret);
   }
 
   async active(): Promise<string[]> {
     return this.redis.smembers(this.activeKey);
   }
 
-  async end(journal: Journal, owner: string): Promise<void> {
-    await this.save(journal);
+  /** The last write (fenced), then the secret is free again. */
+  async end(journal: Journal, lock: HeldLock): Promise<void> {
+    await this.save(journal, lock);
     if (journal.status === 'succeeded' && journal.args.mode !== 'setup') {
       await this.redis.set(this.lastKey(journal.secret), JSON.stringify({ at: journal.finishedAt ?? Date.now(), by: journal.actor.userId, byName: journal.actor.name, requestId: journal.requestId, mode: journal.args.mode ?? 'rotate' }));
     }
     await this.redis.srem(this.activeKey, journal.secret);
-    await this.redis.eval("if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end", 1, this.lease(journal.secret), owner);
+    await lock.release();
   }
 
   async last(secret: string): Promise<{ at: number; by: string; byName?: string; requestId: string } | undefined> {

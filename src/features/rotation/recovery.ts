@@ -6,6 +6,7 @@ import { ApprovalStore } from '../../shared/approval/store.ts';
 import { AuditLog } from '../../shared/audit/audit.ts';
 import type { Notice, Origin, Reply } from '../../shared/contracts/envelope.ts';
 import { keyPrefix } from '../../shared/queue/names.ts';
+import type { HeldLock } from '../../shared/lock.ts';
 import { RotationJournal } from './journal.ts';
 import { isDrivenHere, leaseOwner, resumeRotation } from './run.ts';
 
@@ -34,7 +35,7 @@ export function startRotationRecovery(deps: RecoveryDeps): { close(): Promise<vo
   const running = new Set<Promise<void>>();
   const busy = new Set<string>();
 
-  const resume = async (secret: string, owner: string): Promise<void> => {
+  const resume = async (secret: string, lock: HeldLock): Promise<void> => {
     const j = await journal.get(secret);
     const origin = (j?.origin ?? { kind: 'schedule' }) as Origin;
     const progress = (text: string) => {
@@ -42,7 +43,7 @@ export function startRotationRecovery(deps: RecoveryDeps): { close(): Promise<vo
       void deps.replies.send({ type: 'progress', requestId: j.requestId, command: j.command, origin, text: text.slice(0, 400) }).catch(() => undefined);
     };
     log.warn({ secret, requestId: j?.requestId }, 'resuming a rotation whose worker stopped');
-    const result = await resumeRotation({ config, docker: deps.docker, redis, log, workerId: deps.workerId, signal: abort.signal, progress }, secret, owner);
+    const result = await resumeRotation({ config, docker: deps.docker, redis, log, workerId: deps.workerId, signal: abort.signal, progress }, secret, lock);
     if (!result || !j) return;
     const ok = result.status === 'succeeded';
     const approval = await approvals.get(j.requestId).catch(() => undefined);
@@ -58,12 +59,14 @@ export function startRotationRecovery(deps: RecoveryDeps): { close(): Promise<vo
   const tick = async (): Promise<void> => {
     for (const secret of await journal.active()) {
       if (busy.has(secret) || isDrivenHere(secret) || abort.signal.aborted) continue;
-      const owner = leaseOwner(deps.workerId);
-      if (!(await journal.claim(secret, owner, leaseMs))) continue;
+      const lock = await journal.claim(secret, leaseOwner(deps.workerId), leaseMs);
+      if (!lock) continue;
       busy.add(secret);
-      const p = resume(secret, owner)
+      const p = resume(secret, lock)
         .catch((err: unknown) => log.error({ err, secret }, 'resuming the rotation failed'))
         .finally(() => {
+          // Whatever happened before the drive began: never leave the lock renewing.
+          void lock.release().catch(() => undefined);
           busy.delete(secret);
           running.delete(p);
         });

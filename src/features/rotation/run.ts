@@ -3,13 +3,14 @@ import type Docker from 'dockerode';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../../shared/config/schema.ts';
+import type { HeldLock } from '../../shared/lock.ts';
 import { OpsError } from '../../shared/errors.ts';
 import { Queue } from 'bullmq';
 import type { JobEnvelope } from '../../shared/contracts/envelope.ts';
-import { envelopeTarget, jobsQueue, keyPrefix, queuePrefix, redisErrorReporter } from '../../shared/queue/names.ts';
+import { envelopeTarget, keyPrefix, openJobsQueue } from '../../shared/queue/names.ts';
 import { consumerOps, DowntimeProbe } from './consumers.ts';
 import type { Journal, RotationKind, RotationMode, RotationResult, RotationStep, SecretHost, SecretSpec, StepContext } from './engine.ts';
-import { RotationJournal } from './journal.ts';
+import { LeaseLostError, RotationJournal } from './journal.ts';
 import { kindFor, managedSecret } from './registry.ts';
 import { stackSecretHost } from './secret-host.ts';
 import { pausePoint } from './test-pause.ts';
@@ -85,24 +86,32 @@ export async function startRotation(deps: RotationDeps, req: RotationRequest): P
     stepsDone: [], notes: [], probes: [], workers: [deps.workerId],
   };
   const store = new RotationJournal(deps.redis, keyPrefix(deps.config));
-  const owner = leaseOwner(deps.workerId);
-  await store.begin(journal, owner, deps.config.rotation.leaseSeconds * 1000);
-  return drive(deps, store, journal, false, owner);
+  const lock = await store.begin(journal, leaseOwner(deps.workerId), deps.config.rotation.leaseSeconds * 1000);
+  const result = await drive(deps, store, journal, false, lock);
+  if (!result) throw handedOver(spec.name);
+  return result;
 }
 
-/** Continues a rotation whose worker died (the caller claimed its lease). */
-export async function resumeRotation(deps: RotationDeps, secret: string, owner: string): Promise<RotationResult | undefined> {
+/** Continues a rotation whose worker died; the caller took its lock over (RotationJournal.claim). Undefined: nothing to report (ended, or handed on). */
+export async function resumeRotation(deps: RotationDeps, secret: string, lock: HeldLock): Promise<RotationResult | undefined> {
   const store = new RotationJournal(deps.redis, keyPrefix(deps.config));
   const journal = await store.get(secret);
   if (!journal || journal.status !== 'running') {
-    await deps.redis.srem(store.activeKey, secret);
+    // Killed between its last journal write and leaving the active set: nothing left to drive.
+    await store.forgetActive(secret);
+    await lock.release();
     return undefined;
   }
   journal.workers.push(deps.workerId);
   const where = journal.phase === 'rollback' ? 'while rolling back' : `before step ${journal.step + 1}`;
   journal.notes.push(`The worker running this rotation stopped ${where}; worker ${deps.workerId} took over.`);
-  await store.save(journal);
-  return drive(deps, store, journal, true, owner);
+  try {
+    await store.save(journal, lock);
+  } catch (err) {
+    await lock.release();
+    throw err;
+  }
+  return drive(deps, store, journal, true, lock);
 }
 
 /** The context steps see; `close` closes the hosts it opened. */
@@ -113,8 +122,7 @@ export function makeContext(deps: RotationDeps, spec: SecretSpec, journal: Pick<
   const opened: SecretHost[] = [];
   const queue = (): Queue => {
     // The target's own queue: the follow-up (e.g. the end of an api-key window) runs on this stack's worker.
-    const q = new Queue(jobsQueue(config), { connection: deps.redis, prefix: queuePrefix(config) });
-    q.on('error', redisErrorReporter(deps.redis, log));
+    const q = openJobsQueue(config, deps.redis, log);
     return q;
   };
   const ctx: StepContext<Record<string, unknown>> = {
@@ -176,32 +184,40 @@ export async function dryRun(deps: RotationDeps, secret: string, mode: 'setup' |
   }
 }
 
-async function drive(deps: RotationDeps, store: RotationJournal, journal: Journal, resumed: boolean, owner: string): Promise<RotationResult> {
+/** Drives to the end; undefined when handed over (lock lost, or this worker is stopping). */
+async function drive(deps: RotationDeps, store: RotationJournal, journal: Journal, resumed: boolean, lock: HeldLock): Promise<RotationResult | undefined> {
   driving.add(journal.secret);
   try {
-    return await driveSteps(deps, store, journal, resumed, owner);
+    return await driveSteps(deps, store, journal, resumed, lock);
+  } catch (err) {
+    // The worker that took over (or the next one) finishes it from the journal and reports.
+    if (err instanceof LeaseLostError || lock.lost.aborted) return undefined;
+    throw err;
   } finally {
+    // Ended: already released. Otherwise the next worker (or this one's recovery) takes over at once.
+    await lock.release().catch(() => undefined);
     driving.delete(journal.secret);
   }
 }
 
-async function driveSteps(deps: RotationDeps, store: RotationJournal, journal: Journal, resumed: boolean, owner: string): Promise<RotationResult> {
+const handedOver = (secret: string) => new OpsError('HANDED_OVER', `This worker stopped driving the rotation of \`${secret}\` (it is shutting down or lost its lock); another worker finishes or rolls it back from the journal and reports here.`);
+
+/** Stops a drive whose lock is gone before it changes anything more. */
+function assertHeld(lock: HeldLock): void {
+  if (lock.lost.aborted) throw new LeaseLostError();
+}
+
+async function driveSteps(deps: RotationDeps, store: RotationJournal, journal: Journal, resumed: boolean, lock: HeldLock): Promise<RotationResult> {
   const { config, docker } = deps;
   const spec: SecretSpec = managedSecret(config, journal.secret);
   const kind = kindFor(spec);
   const mode = (journal.args.mode as RotationMode | undefined) ?? 'rotate';
   const steps = stepsOf(kind, mode);
   const rollback = (mode !== 'rotate' ? kind.modes?.[mode]?.rollback : undefined) ?? kind.rollback.bind(kind);
-  const leaseMs = config.rotation.leaseSeconds * 1000;
-  const lost = new AbortController();
-  const signal = AbortSignal.any([deps.signal, lost.signal]);
-  const { ctx, close } = makeContext(deps, spec, journal, signal, (j) => store.save(j));
+  const signal = AbortSignal.any([deps.signal, lock.lost]);
+  const save = () => store.save(journal, lock);
+  const { ctx, close } = makeContext(deps, spec, journal, signal, save);
   const { host } = ctx;
-  const renew = setInterval(() => {
-    store.renew(journal.secret, owner, leaseMs).then((ok) => {
-      if (!ok) lost.abort(new OpsError('ROTATION_FAILED', 'Another worker took over this rotation.'));
-    }, () => undefined);
-  }, Math.max(200, leaseMs / 3));
   const probes = spec.consumers.map((c) => new DowntimeProbe(docker, config.stack.project, c, journal.probes.find((p) => p.service === c.service)).start());
   const pauseKey = store.pausedKey(journal.secret);
   try {
@@ -210,6 +226,7 @@ async function driveSteps(deps: RotationDeps, store: RotationJournal, journal: J
     while (journal.phase === 'forward' && journal.step < steps.length) {
       const step = steps[journal.step] as RotationStep<object>;
       await pausePoint(deps.redis, pauseKey, step.name, 'before', signal);
+      assertHeld(lock);
       deps.progress(`Step ${journal.step + 1}/${steps.length}: ${step.name}…`);
       const began = Date.now();
       let failure: unknown;
@@ -225,6 +242,10 @@ async function driveSteps(deps: RotationDeps, store: RotationJournal, journal: J
           ctx.log.warn({ step: step.name, attempt, err: err instanceof OpsError ? err.userMessage : (err as Error).message }, 'rotation step failed');
         }
       }
+      // A step cut short because the lock went, or because this worker is stopping, is not a failure
+      // of the step: it is left unrecorded and the next holder runs it again (steps are idempotent).
+      assertHeld(lock);
+      if (deps.signal.aborted) throw new LeaseLostError();
       if (failure !== undefined) {
         journal.error = `${step.name}: ${userMessage(failure)}`;
         if (forwardOnly) {
@@ -233,16 +254,18 @@ async function driveSteps(deps: RotationDeps, store: RotationJournal, journal: J
           break;
         }
         journal.phase = 'rollback';
-        await store.save(journal);
+        await save();
         break;
       }
       await pausePoint(deps.redis, pauseKey, step.name, 'after', signal);
+      assertHeld(lock);
       journal.stepsDone.push({ name: step.name, ms: Date.now() - began });
       journal.step += 1;
-      await store.save(journal);
+      await save();
     }
     if (journal.phase === 'rollback') {
       await pausePoint(deps.redis, pauseKey, 'rollback', 'before', signal);
+      assertHeld(lock);
       deps.progress('Rolling back to the previous value…');
       try {
         const began = Date.now();
@@ -250,6 +273,8 @@ async function driveSteps(deps: RotationDeps, store: RotationJournal, journal: J
         journal.stepsDone.push({ name: 'rollback', ms: Date.now() - began });
         journal.status = 'rolled-back';
       } catch (err) {
+        assertHeld(lock);
+        if (deps.signal.aborted) throw new LeaseLostError();
         journal.status = 'failed';
         journal.notes.push(`The rollback did not complete: ${userMessage(err)}. See runbooks/secret-rotation.md.`);
       }
@@ -258,12 +283,12 @@ async function driveSteps(deps: RotationDeps, store: RotationJournal, journal: J
       journal.notes.push(...(kind.after?.(ctx) ?? []));
     }
   } finally {
-    clearInterval(renew);
+    // Stopped while the lock is still renewed: a probe answering late must not let the lock lapse.
     journal.probes = await Promise.all(probes.map((p) => p.stop()));
     await close();
   }
   journal.finishedAt = Date.now();
-  if (lost.signal.aborted) return resultOf(journal, resumed);
-  await store.end(journal, owner);
+  assertHeld(lock);
+  await store.end(journal, lock);
   return resultOf(journal, resumed);
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { RotationKind, StepContext } from '../engine.ts';
-import { ensurePending, forget, keepPrevious, readPending, readPrevious, restartOrder, rollOut } from './common.ts';
+import { ensurePending, forget, keepPrevious, readPending, readPrevious, restartOrder, rollBack, rollOut, rollOutStep } from './common.ts';
 
 const options = z
   .object({
@@ -43,13 +43,7 @@ export const apiKeyKind: RotationKind<State> = {
         await rollOut(ctx, [{ path: oldFileOf(ctx), value: previous }]);
       },
     },
-    {
-      name: 'test',
-      summary: 'write the new key in place, restart consumers one at a time, prove each one sees it',
-      async run(ctx) {
-        await rollOut(ctx, [{ path: ctx.secret.file, value: await readPending(ctx) }]);
-      },
-    },
+    rollOutStep<State>('write the new key in place, restart consumers one at a time, prove each one sees it', async (ctx) => [{ path: ctx.secret.file, value: await readPending(ctx) }]),
     {
       name: 'finish',
       summary: 'schedule the end of the _old window (delayed job); remove the rollback file',
@@ -74,9 +68,9 @@ export const apiKeyKind: RotationKind<State> = {
       await forget(ctx);
       return ['Nothing had changed yet: the current key stays.'];
     }
-    await rollOut(ctx, [{ path: ctx.secret.file, value: previous }, { path: oldFileOf(ctx), value: '' }], { verify: 'probe' });
+    const line = await rollBack(ctx, [{ path: ctx.secret.file, value: previous }, { path: oldFileOf(ctx), value: '' }], `Restored the previous key in ${ctx.secret.file}, emptied ${oldFileOf(ctx)}`);
     await forget(ctx);
-    return [`Restored the previous key in ${ctx.secret.file} and emptied ${oldFileOf(ctx)}.`];
+    return [line];
   },
   modes: {
     finish: {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { RotationKind } from '../engine.ts';
-import { ensurePending, forget, keepPrevious, readPending, readPrevious, restartOrder, rollOut } from './common.ts';
+import { ensurePending, forget, keepPrevious, readPending, readPrevious, restartOrder, rollBack, rollOutStep } from './common.ts';
 
 type State = Record<string, never>;
 
@@ -26,13 +26,7 @@ export const appSecretKind: RotationKind<State> = {
         await ctx.host.writeInPlace(ctx.secret.file, await readPending(ctx));
       },
     },
-    {
-      name: 'test',
-      summary: 'rolling restart of the consumers with health waits; prove each one sees the new value',
-      async run(ctx) {
-        await rollOut(ctx, [{ path: ctx.secret.file, value: await readPending(ctx) }]);
-      },
-    },
+    rollOutStep<State>('rolling restart of the consumers with health waits; prove each one sees the new value', async (ctx) => [{ path: ctx.secret.file, value: await readPending(ctx) }]),
     {
       name: 'finish',
       summary: 'remove the rollback file',
@@ -54,10 +48,9 @@ export const appSecretKind: RotationKind<State> = {
       await forget(ctx);
       return ['Nothing had changed yet: the current secret stays.'];
     }
-    await rollOut(ctx, [{ path: ctx.secret.file, value: previous }], { verify: 'probe' });
+    const line = await rollBack(ctx, [{ path: ctx.secret.file, value: previous }], `Restored the previous secret in ${ctx.secret.file}`);
     await forget(ctx);
-    const restarted = restartOrder(ctx.secret.consumers);
-    return [`Restored the previous secret in ${ctx.secret.file}${restarted.length ? ` and restarted ${restarted.join(', ')}` : ''}.`];
+    return [line];
   },
   after: () => ['Sessions signed with the old secret are invalidated: users have to log in again.'],
 };

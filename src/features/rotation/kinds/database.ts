@@ -3,7 +3,7 @@ import { OpsError } from '../../../shared/errors.ts';
 import { execIn, serviceContainers } from '../docker-exec.ts';
 import type { RotationKind, StepContext } from '../engine.ts';
 import { generateSecret } from '../generate.ts';
-import { ensurePending, forget, keepPrevious, previousPath, readPending, readPrevious, readRequired, restartOrder, rollOut } from './common.ts';
+import { ensurePending, forget, keepPrevious, previousPath, readPending, readPrevious, readRequired, restartOrder, rollBack, rollOutStep } from './common.ts';
 
 const ident = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a lowercase SQL identifier');
 const path = z.string().regex(/^\/[A-Za-z0-9._/@+-]+$/);
@@ -113,15 +113,11 @@ export function databaseKind(dialect: Dialect): RotationKind<State> {
           await sql(ctx, dialect, setPassword(dialect, to, await readPending(ctx), ctx.options as Options));
         },
       },
-      {
-        name: 'test',
-        summary: 'write user and password files in place, restart consumers one at a time, prove each connects as the new user',
-        async run(ctx) {
-          const o = ctx.options as Options;
-          const { to } = await current(ctx);
-          await rollOut(ctx, [{ path: o.userFile, value: to }, { path: ctx.secret.file, value: await readPending(ctx) }]);
-        },
-      },
+      rollOutStep<State>('write user and password files in place, restart consumers one at a time, prove each connects as the new user', async (ctx) => {
+        const o = ctx.options as Options;
+        const { to } = await current(ctx);
+        return [{ path: o.userFile, value: to }, { path: ctx.secret.file, value: await readPending(ctx) }];
+      }),
       {
         name: 'finish',
         summary: 'invalidate the old user’s password; remove the rollback files',
@@ -149,8 +145,7 @@ export function databaseKind(dialect: Dialect): RotationKind<State> {
       if (previous !== undefined && previousUser !== undefined) {
         const fileUser = await ctx.host.read(o.userFile);
         if (fileUser !== previousUser) {
-          await rollOut(ctx, [{ path: o.userFile, value: previousUser }, { path: ctx.secret.file, value: previous }], { verify: 'probe' });
-          lines.push(`Pointed the consumers back at ${previousUser} with its unchanged password${restartOrder(ctx.secret.consumers).length ? ` (restarted ${restartOrder(ctx.secret.consumers).join(', ')})` : ''}.`);
+          lines.push(await rollBack(ctx, [{ path: o.userFile, value: previousUser }, { path: ctx.secret.file, value: previous }], `Pointed the consumers back at ${previousUser} with its unchanged password`));
         }
       }
       const { to } = ctx.state;

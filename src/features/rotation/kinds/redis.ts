@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { OpsError } from '../../../shared/errors.ts';
 import { execIn, serviceContainers } from '../docker-exec.ts';
 import type { RotationKind, StepContext } from '../engine.ts';
-import { ensurePending, forget, keepPrevious, pendingPath, readPending, readPrevious, restartOrder, rollOut } from './common.ts';
+import { ensurePending, forget, keepPrevious, pendingPath, readPending, readPrevious, restartOrder, rollBack, rollOutStep } from './common.ts';
 
 const options = z
   .object({
@@ -45,7 +45,12 @@ function expectOk(lines: string[], what: string, allowMissing = false): void {
 async function persist(ctx: StepContext<object>, pw: string): Promise<void> {
   const o = ctx.options as Options;
   if (o.persist === 'file') return; // the secret file already holds the new value
-  expectOk(await redisCli(ctx, [pw], [o.persist === 'acl-save' ? 'ACL SAVE' : 'CONFIG REWRITE']), o.persist);
+  if (o.persist === 'acl-save') return expectOk(await redisCli(ctx, [pw], ['ACL SAVE']), o.persist);
+  // CONFIG REWRITE keeps a `requirepass` line as it was at start: the old password, which a restart
+  // would apply again (beside the new one in the rewritten `user default` line). For the default
+  // user, requirepass is set to the new value first (it leaves that one password, as after `<old`).
+  const commands = o.user === 'default' ? [`CONFIG SET requirepass ${pw}`, 'CONFIG REWRITE'] : ['CONFIG REWRITE'];
+  expectOk(await redisCli(ctx, [pw], commands), o.persist);
 }
 
 export const redisKind: RotationKind<State> = {
@@ -71,16 +76,12 @@ export const redisKind: RotationKind<State> = {
         expectOk(await redisCli(ctx, [previous, pending], [`ACL SETUSER ${o.user} >${pending}`]), 'the new password');
       },
     },
-    {
-      name: 'test',
-      summary: 'write the secret file in place, restart consumers one at a time, prove each one sees and uses the new value',
-      async run(ctx) {
-        const pending = await readPending(ctx);
-        await rollOut(ctx, [{ path: ctx.secret.file, value: pending }]);
-        // The new password must really open Redis before the old one goes.
-        await redisCli(ctx, [pending], []);
-      },
-    },
+    rollOutStep<State>(
+      'write the secret file in place, restart consumers one at a time, prove each one sees and uses the new value',
+      async (ctx) => [{ path: ctx.secret.file, value: await readPending(ctx) }],
+      // The new password must really open Redis before the old one goes.
+      async (ctx) => void (await redisCli(ctx, [await readPending(ctx)], [])),
+    ),
     {
       name: 'finish',
       summary: 'ACL SETUSER <user> <old (old password refused), persist, remove the rollback file',
@@ -119,8 +120,7 @@ export const redisKind: RotationKind<State> = {
     expectOk(await redisCli(ctx, [previous, pending], [`ACL SETUSER ${o.user} >${previous}`]), 'restoring the old password');
     const current = await ctx.host.read(ctx.secret.file);
     if (current?.replace(/\r?\n$/, '') !== previous) {
-      await rollOut(ctx, [{ path: ctx.secret.file, value: previous }], { verify: 'probe' });
-      lines.push(`Restored the previous password in ${ctx.secret.file}${restartOrder(ctx.secret.consumers).length ? ` and restarted ${restartOrder(ctx.secret.consumers).join(', ')}` : ''}.`);
+      lines.push(await rollBack(ctx, [{ path: ctx.secret.file, value: previous }], `Restored the previous password in ${ctx.secret.file}`));
     } else {
       lines.push(`${ctx.secret.file} still held the previous password.`);
     }

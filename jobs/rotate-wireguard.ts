@@ -6,6 +6,7 @@ import { rotateWireguard } from '../src/features/rotation/wireguard/run.ts';
 /** `/cdb rotate-wireguard <tunnel>`; runs only after approval (`rotate` needs it). */
 export default defineJob({
   name: 'rotate-wireguard',
+  journaled: true,
   args: rotateWireguardArgs,
   timeoutMs: 300_000,
   async run(ctx, args): Promise<WgRotationResult> {

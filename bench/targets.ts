@@ -2,18 +2,19 @@
 // stack) against `/cdb status --on <target>` with 2 and 10 targets, through the real bot (HTTP
 // receiver, signed requests), BullMQ on Redis, the worker and Docker, with the Slack stand-in.
 //
-//   npm run bench:targets -- [runs=15]
+//   npm run bench:targets -- [runs=15] [rounds=4]
 //
 // One worker process serves all targets (CDB_TARGET=t0,…), so what differs is the routing: the
 // target lookup, the heartbeat check, one queue per target. The stacks are empty compose projects,
 // so the Engine API call is small and routing is a large share of the time.
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { buildConfig } from '../src/shared/config/load.ts';
 import { startWorkerProcess } from '../src/main/start-worker.ts';
 import { randomSuffix } from '../test/support/compose-stack.ts';
 import { REDIS_URL, startHarness } from '../test/support/harness.ts';
 
 const RUNS = Number(process.argv[2] ?? 15);
+const ROUNDS = Number(process.argv[3] ?? 4);
 const WARMUP = 3;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 const USER = 'U0BENCH1';
@@ -61,11 +62,15 @@ async function measure(targets: number): Promise<{ ack: number; result: number }
   return { ack: median(acks), result: median(results) };
 }
 
-// Two rounds, the second in reverse order, so warming up (JIT, Docker, Redis) favours no setup.
+// Rounds alternate the order (1, 2, 10, then 10, 2, 1, …), so warming up (JIT, Docker, Redis) and
+// drifts of the machine's load favour no setup.
 const seen = new Map<number, { ack: number[]; result: number[] }>();
-for (const order of [[1, 2, 10], [10, 2, 1]]) {
-  for (const n of order) {
+const load = () => loadavg().map((l) => l.toFixed(1)).join(' ');
+const loadBefore = load();
+for (let round = 0; round < ROUNDS; round++) {
+  for (const n of round % 2 ? [10, 2, 1] : [1, 2, 10]) {
     const r = await measure(n);
+    console.log(`round ${round + 1}, ${n} target(s): ack ${r.ack.toFixed(1)} ms, result ${r.result.toFixed(0)} ms (load ${load()})`);
     const s = seen.get(n) ?? { ack: [], result: [] };
     s.ack.push(r.ack);
     s.result.push(r.result);
@@ -75,7 +80,7 @@ for (const order of [[1, 2, 10], [10, 2, 1]]) {
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const rows: [number, { ack: number; result: number }][] = [1, 2, 10].map((n) => [n, { ack: mean(seen.get(n)?.ack ?? []), result: mean(seen.get(n)?.result ?? []) }]);
 const base = rows[0]?.[1] as { ack: number; result: number };
-console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, node ${process.version}, ${new Date().toISOString()}; median of ${RUNS} after ${WARMUP} warm-up per setup, mean of two rounds (second in reverse order)`);
+console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, node ${process.version}, ${new Date().toISOString()}; median of ${RUNS} after ${WARMUP} warm-up per setup, mean of ${ROUNDS} rounds (alternating order); load average ${loadBefore} before, ${load()} after`);
 console.log('| targets | ack (median) | vs single | time to result (median) | vs single |');
 console.log('| ---: | ---: | ---: | ---: | ---: |');
 for (const [n, r] of rows) {

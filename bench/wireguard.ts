@@ -1,4 +1,4 @@
-// WireGuard rotation outage: /cdb rotate wireguard (the rotation, in-process) on two "hosts"
+// WireGuard rotation outage: /cdb rotate wireguard <tunnel> (the rotation, in-process) on two "hosts"
 // (network namespaces with their own sshd and wireguard-go), reached over SSH as in production.
 //
 //   npm run bench:wireguard -- [runs=7]
@@ -34,7 +34,7 @@ try {
   const rows: { outage: number; total: number; apply: number; verify: number; lost: number }[] = [];
   for (let i = 0; i < RUNS; i++) {
     const r = await rotateWireguard({ config, redis, log, workerId: 'bench' }, 'bench',
-      { requestId: `bench${randomSuffix()}`, command: 'rotate', args: {}, origin: { kind: 'cli' }, actor: { userId: 'local:bench', teamId: 'local' } },
+      { requestId: `bench${randomSuffix()}`, command: 'rotate', args: { secret: 'wireguard', tunnel: 'bench' }, origin: { kind: 'cli' }, actor: { userId: 'local:bench', teamId: 'local' } },
       () => undefined, new AbortController().signal);
     if (r.status !== 'succeeded') throw new Error(`run ${i + 1}: ${r.status} ${r.error ?? ''}`);
     const ms = (n: string) => r.steps.find((s) => s.name === n)?.ms ?? NaN;

@@ -6,7 +6,7 @@ import { OpsError, toUserError } from '../shared/errors.ts';
 import type { AuditLog } from '../shared/audit/audit.ts';
 import { authorize, checkChannel, type GroupDirectory } from '../shared/auth/authorize.ts';
 import { resolveCommand, type Registry } from '../shared/registry/registry.ts';
-import { requiredRole, type SlackMessage, type StepUpEnroller } from '../shared/registry/define-command.ts';
+import { jobOf, requiredRole, type SlackMessage, type StepUpEnroller } from '../shared/registry/define-command.ts';
 import { plainText } from '../shared/render/blocks.ts';
 import { needsApproval } from '../shared/approval/policy.ts';
 import type { ApprovalGateway } from './approval/service.ts';
@@ -114,7 +114,7 @@ export async function dispatch(req: CommandRequest, deps: DispatchDeps): Promise
     // A user's job carries a priority; alert ticks, schedules and approved jobs carry none, and BullMQ
     // takes those first, so a flood of commands never queues ahead of them (docs/security.md).
     // The router puts it on its target's queue, after the target's liveness check.
-    await enqueue(deps.jobs, command.job, envelope, { jobId: requestId, priority: deps.config.security.userJobPriority, removeOnComplete: 1000, removeOnFail: 5000 });
+    await enqueue(deps.jobs, jobOf(command, parsed), envelope, { jobId: requestId, priority: deps.config.security.userJobPriority, removeOnComplete: 1000, removeOnFail: 5000 });
     await deps.audit.record({ requestId, command: command.name, args, actor: req.actor, via, outcome: 'accepted' });
     log.info({ cmd: command.name }, 'job enqueued');
     commandsTotal.inc({ command: command.name, outcome: 'accepted' });

@@ -7,6 +7,7 @@ import { plainText } from '../shared/render/blocks.ts';
 import { AuditLog, type AuditQuery } from '../shared/audit/audit.ts';
 import { connectRedis, keyPrefix } from '../shared/queue/names.ts';
 import { loadRegistry, resolveCommand, type Registry } from '../shared/registry/registry.ts';
+import { jobOf } from '../shared/registry/define-command.ts';
 import { configForTarget, resolveTarget } from '../shared/targets.ts';
 import { needsApproval } from '../shared/approval/policy.ts';
 import { ApprovalStore } from '../shared/approval/store.ts';
@@ -102,8 +103,9 @@ export async function runCli(opts: CliOptions): Promise<number> {
     const conn = connect();
     audit = conn.audit;
     const jobs = await loadJobs();
-    const job = jobs.get(command.job);
-    if (!job) throw new Error(`no job processor named ${command.job}`);
+    const jobName = jobOf(command, resolved.args);
+    const job = jobs.get(jobName);
+    if (!job) throw new Error(`no job processor named ${jobName}`);
     // The CLI runs the job here, on this host: with targets, against the one `--on` names (or the default).
     const view = configForTarget(config, resolveTarget(config, resolved.target, command.name).name);
     const result = await runJobInline(job, resolved.args, {

@@ -2,7 +2,7 @@ import type Docker from 'dockerode';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../shared/config/schema.ts';
-import { connectRedis, keyPrefix } from '../shared/queue/names.ts';
+import { connectRedis, jobsQueue, keyPrefix } from '../shared/queue/names.ts';
 import { OpsError } from '../shared/errors.ts';
 import { configForTarget, listTargets, targetList } from '../shared/targets.ts';
 import { createDocker } from '../host/docker-client.ts';
@@ -23,6 +23,8 @@ export interface RunningWorkerProcess {
   /** Its Redis connection and Engine client, for /healthz and /metrics. */
   readonly connection: Redis;
   readonly docker: Docker;
+  /** The jobs queues it consumes (`jobs`, or `jobs-<target>` per served target), for /metrics. */
+  readonly jobQueues: readonly string[];
   close(): Promise<void>;
 }
 
@@ -75,30 +77,28 @@ export async function startWorkerProcess(config: Config, log: Logger, jobsOverri
     // A restore interrupted by a killed worker is finished or undone here (or by any live worker of its target).
     recoveries.push(startRestoreRecovery({ config: view, docker, connection, log: tlog, replies: running.replies }));
     alerts.push(await startAlertWatcher({ config: view, docker, connection, log: tlog }));
+    // Secret rotations are per target: the target's secrets, its overdue check on its queue, and its
+    // interrupted rotations resumed by its own workers (state under the target's key prefix).
+    await startSecretsCheckSchedule(view, connection, tlog);
+    recoveries.push(startRotationRecovery({ config: view, docker, redis: connection, log: tlog, replies: running.replies, workerId: WORKER_ID }));
+    // A WireGuard rotation this target's worker started and did not finish is finished or rolled back here.
+    recoveries.push(startWgRecovery({ config: view, connection, log: tlog, send: (r) => running.replies.send(r), ...(view.target ? { target: name } : {}) }));
     beats.push({ name, project: view.stack.project, docker });
   }
-  const first = runs[0] as RunningWorker;
   // Three beats per staleness window: one late beat never makes a live worker look gone.
   const heartbeat = startHeartbeat({ redis: connection, prefix: keyPrefix(config), targets: beats, concurrency: config.worker.concurrency, log, intervalMs: Math.min(5000, (config.workerStaleSeconds * 1000) / 3) });
-  const wgRecovery = startWgRecovery({ config, connection, log, send: (r) => first.replies.send(r) });
-  // Secret rotation (issue 12) manages the first served target's stack files.
-  const rotationView = configForTarget(config, targets[0] as string);
-  await startSecretsCheckSchedule(rotationView, connection, log);
-  // Rotations whose worker died are resumed (or rolled back) by whichever worker is alive.
-  const rotations = startRotationRecovery({ config: rotationView, docker: beats[0]?.docker ?? createDocker(rotationView), redis: connection, log, replies: first.replies, workerId: WORKER_ID });
   log.info({ jobs: [...jobs.keys()], targets, concurrency: config.worker.concurrency }, 'worker started');
   return {
     connection,
     // /healthz checks the first served target's engine (a worker on a host serves that host's target).
     docker: beats[0]?.docker ?? createDocker(config),
+    jobQueues: targets.map((n) => jobsQueue(configForTarget(config, n))),
     async close() {
-      await rotations.close();
       // Running jobs (a rollback) finish before close() resolves; their journals end with them.
       for (const s of sweepers) await s.stop();
       await heartbeat.close();
       for (const a of alerts) await a.close();
       for (const r of recoveries) await r.close();
-      await wgRecovery.close();
       for (const r of runs) await r.close();
       await connection.quit();
     },

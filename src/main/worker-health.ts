@@ -12,6 +12,8 @@ import { redisCheck, registerQueueGauges, scrapeRead } from '../shared/process-h
 export interface WorkerHealthDeps {
   readonly connection: Redis;
   readonly docker: Docker;
+  /** The jobs queues this worker consumes (one per served target); default the single-stack `jobs`. */
+  readonly jobQueues?: readonly string[];
 }
 
 /** Incidents not yet resolved (pending or firing), from the alert state every worker shares. */
@@ -33,7 +35,7 @@ function registerIncidentGauge(registry: Registry, redis: Redis, key: string): v
 export async function startWorkerHealth(config: Config, deps: WorkerHealthDeps, log: Logger): Promise<HealthServer | undefined> {
   if (!config.health.enabled) return undefined;
   const registry = new Registry();
-  const queues = [JOBS_QUEUE, REPLIES_QUEUE].map((name) => new Queue(name, { connection: deps.connection, prefix: queuePrefix(config) }));
+  const queues = [...(deps.jobQueues ?? [JOBS_QUEUE]), REPLIES_QUEUE].map((name) => new Queue(name, { connection: deps.connection, prefix: queuePrefix(config) }));
   for (const q of queues) q.on('error', redisErrorReporter(deps.connection, log));
   registerQueueGauges(registry, deps.connection, queues);
   registerIncidentGauge(registry, deps.connection, alertKeys(keyPrefix(config)).states);

@@ -59,8 +59,11 @@ export function configForTarget(config: Config, name: string): Config {
   const t = listTargets(config).find((x) => x.name === name);
   if (!t) throw new OpsError('CONFIG_INVALID', `CDB_TARGET names \`${name}\`, which is not in the configuration. Targets: ${targetList(config)}.`);
   if (!t.explicit) return config;
+  // Each secret is rotated on its own target's stack; unbound ones belong to the target `stack` stands for.
+  const home = config.defaultTarget ?? config.targets?.[0]?.name;
   return Object.freeze({
     ...config,
+    rotation: Object.freeze({ ...config.rotation, secrets: config.rotation.secrets.filter((s) => (s.target ?? home) === t.name) }),
     stack: Object.freeze({ project: t.project, docker: t.docker, composeFiles: [...t.composeFiles] }),
     target: Object.freeze({ name: t.name, queue: t.queue }),
   });

@@ -2,7 +2,7 @@
 // host keys) and wireguard-go interfaces. The worker (this process) reaches both over SSH only.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { copyFile, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { copyFile, readFile, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
@@ -11,6 +11,13 @@ import type { Config } from '../../src/shared/config/schema.ts';
 import { createLogger } from '../../src/shared/log.ts';
 import { recoverWireguardRotations, rotateWireguard, type WgRunDeps } from '../../src/features/rotation/wireguard/run.ts';
 import { wireguardKeyAges } from '../../src/features/rotation/wireguard/ages.ts';
+import { openWgJournals } from '../../src/features/rotation/wireguard/journal.ts';
+import { journalAlive } from '../../src/shared/journal.ts';
+import { buildInventory } from '../../src/features/rotation/inventory.ts';
+import { localSecretHost } from '../../src/features/rotation/secret-host.ts';
+import { dueLine } from '../../src/features/rotation/overdue.ts';
+import type { SecretRow } from '../../src/shared/contracts/rotation.ts';
+import secrets from '../../commands/secrets.ts';
 import { randomSuffix } from '../support/compose-stack.ts';
 import { REDIS_URL } from '../support/harness.ts';
 import { startNetnsPair, type NetnsHost, type NetnsPair } from '../support/netns-hosts.ts';
@@ -30,7 +37,7 @@ describe('WireGuard key rotation across two hosts', () => {
     log: createLogger({ level: 'debug', destination: new Writable({ write(c, _e, cb) { logs += String(c); cb(); } }) }),
     ...extra,
   });
-  const request = (id: string) => ({ requestId: id, command: 'rotate', args: { kind: 'wireguard', tunnel: TUNNEL }, origin: { kind: 'cli' }, actor: { userId: 'local:test', teamId: 'local' } });
+  const request = (id: string) => ({ requestId: id, command: 'rotate', args: { secret: 'wireguard', tunnel: TUNNEL }, origin: { kind: 'cli' }, actor: { userId: 'local:test', teamId: 'local' } });
   const key = async (h: NetnsHost, f: string) => (await readFile(join(h.keyDir, f), 'utf8')).trim();
   const running = async (h: NetnsHost) => (await h.exec(['wg', 'show', h.iface, 'public-key'])).stdout.trim();
   const peers = async (h: NetnsHost) => (await h.exec(['wg', 'show', h.iface, 'peers'])).stdout.trim().split('\n').filter(Boolean);
@@ -51,6 +58,8 @@ describe('WireGuard key rotation across two hosts', () => {
         { name: TUNNEL, endpoints: [endpoint(pair.a), endpoint(pair.b)], verifySeconds: 20 },
         // The same two interfaces, with a short verification, for the test that breaks both ways back.
         { name: 'fragile', endpoints: [endpoint(pair.a), endpoint(pair.b)], verifySeconds: 4 },
+        // For /cdb secrets: one endpoint without its key directory, one whose host cannot be read.
+        { name: 'broken', endpoints: [{ ...endpoint(pair.a), keyDir: '/nonexistent-cdbt/wg' }, { ...endpoint(pair.b), host: 'ssh://root@127.0.0.1:1' }] },
       ] },
     };
     config = buildConfig(raw, {}, '(wireguard test)');
@@ -103,6 +112,49 @@ describe('WireGuard key rotation across two hosts', () => {
     expect(ages.map((x) => [x.endpoint, x.state, x.ageDays, x.scheduleDays])).toEqual([['web', 'ok', 0, 365], ['services', 'ok', 0, 365]]);
   });
 
+  it('/cdb secrets lists each endpoint’s key with its age against the 365-day schedule; unreadable ones are problems', async () => {
+    const inventory = async () => {
+      const inv = await buildInventory(config, redis, localSecretHost());
+      return { inv, wg: inv.rows.filter((r) => r.kind === 'wireguard') };
+    };
+    const fresh = await inventory();
+    const row = (name: string) => fresh.wg.find((r) => r.name === name);
+    expect(row(`wireguard:${TUNNEL}:web`)).toMatchObject({ managed: true, file: `${pair.a.keyDir}/private.key`, consumers: [`${TUNNEL} (web)`], scheduleDays: 365, ageDays: 0, ageSource: 'file', due: 'ok' });
+    expect(row(`wireguard:${TUNNEL}:services`)).toMatchObject({ scheduleDays: 365, ageDays: 0, due: 'ok' });
+    // Read failures: no age, no due mark, and a problem naming the key and why.
+    for (const name of ['wireguard:broken:web', 'wireguard:broken:services']) {
+      expect(row(name)?.ageDays).toBeUndefined();
+      expect(row(name)?.due).toBeUndefined();
+    }
+    expect(fresh.inv.problems).toEqual(expect.arrayContaining([
+      'wireguard:broken:web: private.key is missing',
+      expect.stringMatching(/^wireguard:broken:services: .*127\.0\.0\.1/),
+    ]));
+
+    // Keys written 400 and 360 days ago (the key file's mtime, read on its host): overdue and due soon.
+    const ago = (days: number) => new Date(Date.now() - days * 86_400_000);
+    const aKey = join(pair.a.keyDir, 'private.key');
+    const bKey = join(pair.b.keyDir, 'private.key');
+    const [aWas, bWas] = [await stat(aKey), await stat(bKey)];
+    await utimes(aKey, ago(400), ago(400));
+    await utimes(bKey, ago(360), ago(360));
+    try {
+      const old = await inventory();
+      const web = old.wg.find((r) => r.name === `wireguard:${TUNNEL}:web`);
+      const services = old.wg.find((r) => r.name === `wireguard:${TUNNEL}:services`);
+      expect([web?.ageDays, web?.due]).toEqual([400, 'overdue']);
+      expect([services?.ageDays, services?.due]).toEqual([360, 'soon']);
+      const text = secrets.kind === 'job' ? secrets.text(old.inv, {}) : '';
+      expect(text).toMatch(new RegExp(`wireguard:${TUNNEL}:web\\s+wireguard\\s.*365 d.*400 d \\(file\\)\\s+OVERDUE`));
+      expect(text).toMatch(new RegExp(`wireguard:${TUNNEL}:services\\s.*360 d \\(file\\)\\s+soon`));
+      // The scheduled check tells how to rotate it: the tunnel, not the key.
+      expect(dueLine(web as SecretRow)).toBe(`wireguard:${TUNNEL}:web (wireguard): OVERDUE by 35 d, age 400 d of 365 d. Rotate with /cdb rotate wireguard ${TUNNEL}`);
+    } finally {
+      await utimes(aKey, aWas.atime, aWas.mtime);
+      await utimes(bKey, bWas.atime, bWas.mtime);
+    }
+  });
+
   it('a failing wg set on the second host restores the old keys on both sides', async () => {
     const old = { a: await running(pair.a), b: await running(pair.b), psk: await key(pair.a, 'preshared.key') };
     const sabotage = async (step: string) => {
@@ -132,9 +184,20 @@ describe('WireGuard key rotation across two hosts', () => {
       const signal = await new Promise<NodeJS.Signals | null>((r) => child.once('exit', (_code, sig) => r(sig)));
       expect(signal, out).toBe('SIGKILL');
 
-      const journalKey = `${config.redis.prefix}:rotation:journal:wireguard:${TUNNEL}`;
-      expect(JSON.parse((await redis.get(journalKey)) ?? '{}').status).toBe('running');
-      // The next worker: recovers once the dead worker's lease has expired.
+      // The one journal (src/shared/journal.ts): still open, its owner's heartbeat about to expire.
+      const { live, orphans } = await openWgJournals(redis, config.redis.prefix, TUNNEL);
+      expect([...live, ...orphans].map((j) => [j.requestId, j.status, j.kind])).toEqual([['wgchild0001', 'running', 'wireguard-rotation']]);
+      // A new request meanwhile is refused: the interrupted one is finished first.
+      await expect(rotateWireguard(deps(), TUNNEL, request('wgtest00009'), () => undefined, new AbortController().signal)).rejects.toMatchObject({ code: 'WG_ROTATION_BUSY' });
+      if (dieAt === 'apply') {
+        // Dead for sure (its heartbeat expired): still, a worker of another target leaves it alone.
+        const id = [...live, ...orphans][0]?.id ?? '';
+        const until = Date.now() + 30_000;
+        while ((await journalAlive(redis, config.redis.prefix, id)) && Date.now() < until) await new Promise((r) => setTimeout(r, 200));
+        expect(await recoverWireguardRotations(deps({ target: 'services' }))).toEqual([]);
+        expect((await openWgJournals(redis, config.redis.prefix, TUNNEL)).orphans.map((j) => j.id)).toEqual([id]);
+      }
+      // The next worker: recovers once the dead worker's journal heartbeat has expired.
       let recovered: Awaited<ReturnType<typeof recoverWireguardRotations>> = [];
       const until = Date.now() + 30_000;
       while (!recovered.length && Date.now() < until) {

@@ -12,11 +12,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { access, chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { constants as fsConstants } from 'node:fs';
-import { createConnection } from 'node:net';
 import { randomBytes, randomInt } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCommand } from './images.ts';
+import { canConnect, keygen, sshdConfig } from './sshd.ts';
 
 export interface NetnsHost {
   readonly name: 'a' | 'b';
@@ -93,19 +92,6 @@ async function preflight(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('the two-host tests create network namespaces and must run as root');
 }
 
-function canConnect(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const sock = createConnection({ host, port });
-    const done = (ok: boolean): void => {
-      sock.destroy();
-      resolve(ok);
-    };
-    sock.setTimeout(1000, () => done(false));
-    sock.once('connect', () => done(true));
-    sock.once('error', () => done(false));
-  });
-}
-
 async function waitFor(what: string, deadlineMs: number, probe: () => Promise<boolean>): Promise<void> {
   const until = Date.now() + deadlineMs;
   while (Date.now() < until) {
@@ -113,26 +99,6 @@ async function waitFor(what: string, deadlineMs: number, probe: () => Promise<bo
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`timed out waiting for ${what}`);
-}
-
-function sshdConfig(dir: string, listen: string): string {
-  return [
-    'Port 22',
-    `ListenAddress ${listen}`,
-    `HostKey ${join(dir, 'ssh_host_ed25519_key')}`,
-    `AuthorizedKeysFile ${join(dir, '..', 'authorized_keys')}`,
-    `PidFile ${join(dir, 'sshd.pid')}`,
-    'PermitRootLogin prohibit-password',
-    'PasswordAuthentication no',
-    'KbdInteractiveAuthentication no',
-    'StrictModes no',
-    'UsePAM no',
-    'UseDNS no',
-    'PrintMotd no',
-    'MaxStartups 100',
-    'MaxSessions 50',
-    '',
-  ].join('\n');
 }
 
 /** A free 10.X.Y.0/24 (no address of this machine in it) for the management and link veths. */
@@ -188,7 +154,7 @@ export async function startNetnsPair(): Promise<NetnsPair> {
     const base = await pickSubnet();
     const tunnelBase = `10.${randomInt(100, 199)}.${randomInt(0, 256)}`;
     const clientKey = join(dir, 'client_ed25519');
-    await runCommand('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'cdb-test-client', '-f', clientKey]);
+    await keygen(clientKey, 'cdb-test-client');
     await writeFile(join(dir, 'authorized_keys'), await readFile(`${clientKey}.pub`, 'utf8'), { mode: 0o600 });
     await mkdir('/run/sshd', { recursive: true, mode: 0o755 });
 
@@ -231,10 +197,10 @@ export async function startNetnsPair(): Promise<NetnsPair> {
       const hostDir = join(dir, s.name);
       await mkdir(hostDir, { mode: 0o700 });
       const hostKey = join(hostDir, 'ssh_host_ed25519_key');
-      await runCommand('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `cdb-test-host-${s.name}`, '-f', hostKey]);
+      await keygen(hostKey, `cdb-test-host-${s.name}`);
       const hostPublicKey = (await readFile(`${hostKey}.pub`, 'utf8')).trim();
       const cfg = join(hostDir, 'sshd_config');
-      await writeFile(cfg, sshdConfig(hostDir, s.mgmtNs));
+      await writeFile(cfg, sshdConfig({ port: 22, listen: s.mgmtNs, dir: hostDir, authorizedKeysFile: join(dir, 'authorized_keys') }));
       await must(['/usr/sbin/sshd', '-t', '-f', cfg]);
       const sshd = spawn('ip', ['netns', 'exec', ns, '/usr/sbin/sshd', '-D', '-e', '-f', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
       let sshdLog = '';

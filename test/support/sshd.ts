@@ -51,7 +51,8 @@ export function fingerprintOfPublicKeyLine(line: string): string {
 }
 
 
-function canConnect(host: string, port: number): Promise<boolean> {
+/** Whether a TCP connection to host:port opens within a second (sshd is listening). */
+export function canConnect(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const sock = createConnection({ host, port });
     const done = (ok: boolean): void => {
@@ -64,17 +65,30 @@ function canConnect(host: string, port: number): Promise<boolean> {
   });
 }
 
-async function keygen(path: string, comment: string): Promise<void> {
+/** A passphrase-less ed25519 key pair at `path` and `path.pub`. */
+export async function keygen(path: string, comment: string): Promise<void> {
   await runCommand('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', path]);
 }
 
-function sshdConfig(dir: string, port: number): string {
+export interface SshdConfigOptions {
+  readonly port: number;
+  readonly listen: string;
+  /** Holds ssh_host_ed25519_key and gets sshd.pid. */
+  readonly dir: string;
+  readonly authorizedKeysFile: string;
+}
+
+/**
+ * The sshd_config of every test sshd (this one on 127.0.0.1, the two-host namespaces of
+ * netns-hosts.ts): key-only root login, no PAM or DNS, SFTP, room for many parallel sessions.
+ */
+export function sshdConfig(o: SshdConfigOptions): string {
   return [
-    `Port ${port}`,
-    'ListenAddress 127.0.0.1',
-    `HostKey ${join(dir, 'ssh_host_ed25519_key')}`,
-    `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
-    `PidFile ${join(dir, 'sshd.pid')}`,
+    `Port ${o.port}`,
+    `ListenAddress ${o.listen}`,
+    `HostKey ${join(o.dir, 'ssh_host_ed25519_key')}`,
+    `AuthorizedKeysFile ${o.authorizedKeysFile}`,
+    `PidFile ${join(o.dir, 'sshd.pid')}`,
     'PermitRootLogin prohibit-password',
     'PubkeyAuthentication yes',
     'PasswordAuthentication no',
@@ -138,7 +152,7 @@ export async function startSshd(): Promise<SshdHandle> {
     for (let attempt = 1; attempt <= 5; attempt++) {
       const port = await freePort();
       const configPath = join(dir, 'sshd_config');
-      await writeFile(configPath, sshdConfig(dir, port));
+      await writeFile(configPath, sshdConfig({ port, listen: '127.0.0.1', dir, authorizedKeysFile: join(dir, 'authorized_keys') }));
       await runCommand(SSHD_BIN, ['-t', '-f', configPath]);
 
       const child = spawn(SSHD_BIN, ['-D', '-e', '-f', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });

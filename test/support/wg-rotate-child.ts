@@ -22,7 +22,7 @@ await rotateWireguard(
     },
   },
   tunnel,
-  { requestId: 'wgchild0001', command: 'rotate', args: { kind: 'wireguard', tunnel }, origin: { kind: 'cli' }, actor: { userId: 'local:test', teamId: 'local' } },
+  { requestId: 'wgchild0001', command: 'rotate', args: { secret: 'wireguard', tunnel }, origin: { kind: 'cli' }, actor: { userId: 'local:test', teamId: 'local' } },
   () => undefined,
   new AbortController().signal,
 );

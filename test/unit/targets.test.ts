@@ -42,6 +42,23 @@ describe('targets', () => {
     expect(() => buildConfig({ targets: [{ name: 'web', project: 'a' }, { name: 'web', project: 'b' }] }, {}, '(t)')).toThrow(/unique/);
   });
 
+  it('each target sees only its own secrets; unbound ones belong to the default target; a secret’s target must exist', () => {
+    const secrets = [
+      { name: 'web_key', kind: 'api-key', file: '/srv/web/secrets/web_key', target: 'web' },
+      { name: 'db_password', kind: 'postgres', file: '/srv/svc/secrets/db_password', target: 'services' },
+      { name: 'django_secret', kind: 'app-secret', file: '/srv/web/secrets/django_secret' },
+    ];
+    const names = (c: ReturnType<typeof two>, t: string) => configForTarget(c, t).rotation.secrets.map((s) => s.name);
+    expect(names(two({ rotation: { secrets } }), 'web')).toEqual(['web_key', 'django_secret']);
+    expect(names(two({ rotation: { secrets } }), 'services')).toEqual(['db_password']);
+    expect(names(two({ rotation: { secrets }, defaultTarget: 'services' }), 'services')).toEqual(['db_password', 'django_secret']);
+    expect(() => two({ rotation: { secrets: [{ ...secrets[0], target: 'db' }] } })).toThrow(/a secret’s target must name one of targets/);
+    // A single stack: unchanged, every secret.
+    const single = buildConfig({ stack: { project: 'cdb' }, rotation: { secrets: secrets.slice(2) } }, {}, '(test)');
+    expect(configForTarget(single, 'default').rotation.secrets.map((s) => s.name)).toEqual(['django_secret']);
+    expect(() => buildConfig({ stack: { project: 'cdb' }, rotation: { secrets: secrets.slice(0, 1) } }, {}, '(test)')).toThrow(/a secret’s target must name one of targets/);
+  });
+
   it('a worker must be told its targets when there are several', () => {
     expect(() => servedTargets(two(), undefined)).toThrow(/CDB_TARGET=<name>/);
     expect(servedTargets(two(), 'web, services')).toEqual(['web', 'services']);

@@ -7,7 +7,7 @@ import type { Actor, JobEnvelope, Origin } from '../../shared/contracts/envelope
 import { OpsError } from '../../shared/errors.ts';
 import type { AuditLog, AuditOutcome } from '../../shared/audit/audit.ts';
 import type { GroupDirectory } from '../../shared/auth/authorize.ts';
-import type { AnyCommand } from '../../shared/registry/define-command.ts';
+import { jobOf, type AnyCommand } from '../../shared/registry/define-command.ts';
 import type { Registry } from '../../shared/registry/registry.ts';
 import { approvalDigest } from '../../shared/approval/digest.ts';
 import { approvalMessage } from '../../shared/approval/message.ts';
@@ -108,7 +108,7 @@ export class ApprovalService implements ApprovalGateway {
     const id = newApprovalId();
     const now = await store.now();
     const requester = { userId: actor.userId, teamId: actor.teamId, name: actor.name };
-    const base = { id, command: command.name, job: command.job, args: approvedArgs, requester, channel, ...(target ? { target } : {}) };
+    const base = { id, command: command.name, job: jobOf(command, approvedArgs), args: approvedArgs, requester, channel, ...(target ? { target } : {}) };
     const summary = [...(target ? [`Target: ${target}`] : []), ...(planned?.lines ?? []), ...summaryOf(command, approvedArgs)].slice(0, MAX_SUMMARY).map((l) => l.slice(0, 500));
     const record: ApprovalRecord = {
       v: 1, ...base, state: 'pending', digest: approvalDigest(base), summary,

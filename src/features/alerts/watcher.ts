@@ -4,7 +4,7 @@ import type Docker from 'dockerode';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../../shared/config/schema.ts';
-import { jobsQueue, queuePrefix, redisErrorReporter } from '../../shared/queue/names.ts';
+import { envelopeTarget, jobsQueue, queuePrefix, redisErrorReporter } from '../../shared/queue/names.ts';
 import type { AlertRuntime } from './check.ts';
 import { type ContainerEvent, watchContainerEvents } from './events.ts';
 import { LokiClient } from './loki-client.ts';
@@ -71,17 +71,17 @@ export async function startAlertWatcher(deps: AlertWatcherDeps): Promise<AlertWa
     },
     async scheduleFollowup(atMs) {
       const slot = Math.ceil(atMs / 250);
-      await queue.add(ALERTS_JOB, checkEnvelope(`alerts-followup-${slot}`, { trigger: 'followup' }), { jobId: `alerts-followup-${slot}`, delay: Math.max(0, slot * 250 - Date.now()), ...KEEP });
+      await queue.add(ALERTS_JOB, { ...checkEnvelope(`alerts-followup-${slot}`, { trigger: 'followup' }), ...envelopeTarget(config) }, { jobId: `alerts-followup-${slot}`, delay: Math.max(0, slot * 250 - Date.now()), ...KEEP });
     },
   };
   const unregister = registerAlertRuntime(config, runtime);
 
   const intervalMs = config.alerts.intervalSeconds * 1000;
-  await queue.upsertJobScheduler(ALERTS_SCHEDULER_ID, { every: intervalMs }, { name: ALERTS_JOB, data: checkEnvelope('alerts-tick-scheduled', { trigger: 'tick' }), opts: KEEP });
+  await queue.upsertJobScheduler(ALERTS_SCHEDULER_ID, { every: intervalMs }, { name: ALERTS_JOB, data: { ...checkEnvelope('alerts-tick-scheduled', { trigger: 'tick' }), ...envelopeTarget(config) }, opts: KEEP });
 
   const enqueue = async (containers: readonly string[] | undefined, jobId: string): Promise<void> => {
     const args = containers ? { trigger: 'event' as const, containers: [...new Set(containers)].slice(0, 500) } : { trigger: 'tick' as const };
-    await queue.add(ALERTS_JOB, checkEnvelope(jobId, args), { jobId, ...KEEP });
+    await queue.add(ALERTS_JOB, { ...checkEnvelope(jobId, args), ...envelopeTarget(config) }, { jobId, ...KEEP });
   };
   const events = watchContainerEvents({
     docker, project: config.stack.project, log,

@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../../shared/config/schema.ts';
 import type { JobEnvelope } from '../../shared/contracts/envelope.ts';
-import { jobsQueue, queuePrefix, redisErrorReporter } from '../../shared/queue/names.ts';
+import { envelopeTarget, jobsQueue, queuePrefix, redisErrorReporter } from '../../shared/queue/names.ts';
 
 export const DRILL_SCHEDULER_ID = 'drill';
 /** No user path produces this request id: it marks scheduled drills (see isScheduledDrill). */
@@ -28,7 +28,7 @@ export async function startDrillSchedule(config: Config, connection: Redis, log:
       if (await queue.removeJobScheduler(DRILL_SCHEDULER_ID)) log.info('drill schedule removed (backup.drillSchedule is not set)');
       return;
     }
-    await queue.upsertJobScheduler(DRILL_SCHEDULER_ID, { pattern }, { name: 'drill', data: envelope(), opts: { removeOnComplete: 50, removeOnFail: 50 } });
+    await queue.upsertJobScheduler(DRILL_SCHEDULER_ID, { pattern }, { name: 'drill', data: { ...envelope(), ...envelopeTarget(config) }, opts: { removeOnComplete: 50, removeOnFail: 50 } });
     log.info({ pattern }, 'drill scheduled');
   } finally {
     await queue.close();

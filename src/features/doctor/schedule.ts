@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../../shared/config/schema.ts';
 import type { JobEnvelope } from '../../shared/contracts/envelope.ts';
-import { jobsQueue, queuePrefix, redisErrorReporter } from '../../shared/queue/names.ts';
+import { envelopeTarget, jobsQueue, queuePrefix, redisErrorReporter } from '../../shared/queue/names.ts';
 
 export const DOCTOR_SCHEDULER_ID = 'doctor';
 /** No user path produces this request id (the bot and the CLI draw random ones): it marks scheduled runs. */
@@ -46,7 +46,7 @@ export async function startDoctorSchedule(config: Config, connection: Redis, log
     }
     await queue.upsertJobScheduler(DOCTOR_SCHEDULER_ID, { pattern }, {
       name: 'doctor',
-      data: scheduledEnvelope(),
+      data: { ...scheduledEnvelope(), ...envelopeTarget(config) },
       opts: { removeOnComplete: 50, removeOnFail: 50 },
     });
     log.info({ pattern }, 'doctor scheduled');

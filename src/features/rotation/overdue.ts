@@ -21,5 +21,7 @@ export function dueLine(row: SecretRow): string {
   const age = row.ageDays === undefined ? '?' : Math.floor(row.ageDays);
   const left = row.scheduleDays !== undefined && row.ageDays !== undefined ? Math.ceil(row.scheduleDays - row.ageDays) : undefined;
   const when = row.due === 'overdue' ? `OVERDUE by ${Math.max(0, -(left ?? 0))} d` : `due in ${left ?? '?'} d`;
-  return `${row.name} (${row.kind ?? '?'}): ${when}, age ${age} d of ${row.scheduleDays ?? '?'} d. Rotate with /cdb rotate ${row.name}`;
+  // WireGuard rows are named wireguard:<tunnel>:<endpoint>; the tunnel is rotated as a whole.
+  const how = row.kind === 'wireguard' ? `/cdb rotate wireguard ${row.name.split(':')[1] ?? '<tunnel>'}` : `/cdb rotate ${row.name}`;
+  return `${row.name} (${row.kind ?? '?'}): ${when}, age ${age} d of ${row.scheduleDays ?? '?'} d. Rotate with ${how}`;
 }

@@ -6,7 +6,7 @@ import type { Config } from '../../shared/config/schema.ts';
 import { OpsError } from '../../shared/errors.ts';
 import { Queue } from 'bullmq';
 import type { JobEnvelope } from '../../shared/contracts/envelope.ts';
-import { JOBS_QUEUE, keyPrefix, queuePrefix, redisErrorReporter } from '../../shared/queue/names.ts';
+import { envelopeTarget, jobsQueue, keyPrefix, queuePrefix, redisErrorReporter } from '../../shared/queue/names.ts';
 import { consumerOps, DowntimeProbe } from './consumers.ts';
 import type { Journal, RotationKind, RotationMode, RotationResult, RotationStep, SecretHost, SecretSpec, StepContext } from './engine.ts';
 import { RotationJournal } from './journal.ts';
@@ -112,7 +112,8 @@ export function makeContext(deps: RotationDeps, spec: SecretSpec, journal: Pick<
   const host = stackSecretHost(config);
   const opened: SecretHost[] = [];
   const queue = (): Queue => {
-    const q = new Queue(JOBS_QUEUE, { connection: deps.redis, prefix: queuePrefix(config) });
+    // The target's own queue: the follow-up (e.g. the end of an api-key window) runs on this stack's worker.
+    const q = new Queue(jobsQueue(config), { connection: deps.redis, prefix: queuePrefix(config) });
     q.on('error', redisErrorReporter(deps.redis, log));
     return q;
   };
@@ -138,7 +139,7 @@ export function makeContext(deps: RotationDeps, spec: SecretSpec, journal: Pick<
       try {
         const jobId = `rotation-${key.replace(/[^a-zA-Z0-9_-]/g, '-')}`;
         await q.remove(jobId).catch(() => 0);
-        const envelope: JobEnvelope = { requestId: jobId.slice(0, 64), command: job, args, actor: { userId: 'local:scheduler', teamId: 'local', name: 'rotation' }, origin: { kind: 'schedule' }, requestedAt: Date.now() };
+        const envelope: JobEnvelope = { requestId: jobId.slice(0, 64), command: job, args, actor: { userId: 'local:scheduler', teamId: 'local', name: 'rotation' }, origin: { kind: 'schedule' }, requestedAt: Date.now(), ...envelopeTarget(config) };
         await q.add(job, envelope, { jobId, delay: Math.max(0, runAt - Date.now()), removeOnComplete: 50, removeOnFail: 50 });
       } finally {
         await q.close();

@@ -3,13 +3,13 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../../shared/config/schema.ts';
 import type { JobEnvelope } from '../../shared/contracts/envelope.ts';
-import { JOBS_QUEUE, queuePrefix, redisErrorReporter } from '../../shared/queue/names.ts';
+import { envelopeTarget, jobsQueue, queuePrefix, redisErrorReporter } from '../../shared/queue/names.ts';
 
 export const SECRETS_CHECK_ID = 'secrets-check';
 
-/** The overdue check on `rotation.checkSchedule` (a cron pattern); removed when unset. */
+/** The overdue check on `rotation.checkSchedule` (a cron pattern), on the target's own queue; removed when unset. */
 export async function startSecretsCheckSchedule(config: Config, connection: Redis, log: Logger): Promise<void> {
-  const queue = new Queue(JOBS_QUEUE, { connection, prefix: queuePrefix(config) });
+  const queue = new Queue(jobsQueue(config), { connection, prefix: queuePrefix(config) });
   queue.on('error', redisErrorReporter(connection, log));
   try {
     const pattern = config.rotation.checkSchedule;
@@ -17,7 +17,7 @@ export async function startSecretsCheckSchedule(config: Config, connection: Redi
       await queue.removeJobScheduler(SECRETS_CHECK_ID);
       return;
     }
-    const data: JobEnvelope = { requestId: 'schedule-secrets-check', command: 'secrets-check', args: {}, actor: { userId: 'local:scheduler', teamId: 'local', name: 'scheduler' }, origin: { kind: 'schedule' }, requestedAt: 0 };
+    const data: JobEnvelope = { requestId: 'schedule-secrets-check', command: 'secrets-check', args: {}, actor: { userId: 'local:scheduler', teamId: 'local', name: 'scheduler' }, origin: { kind: 'schedule' }, requestedAt: 0, ...envelopeTarget(config) };
     await queue.upsertJobScheduler(SECRETS_CHECK_ID, { pattern }, { name: 'secrets-check', data, opts: { removeOnComplete: 50, removeOnFail: 50 } });
     log.info({ pattern }, 'secret overdue check scheduled');
   } finally {

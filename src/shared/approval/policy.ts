@@ -1,5 +1,5 @@
 import type { Config } from '../config/schema.ts';
-import type { AnyCommand } from '../registry/define-command.ts';
+import { runsJob, type AnyCommand } from '../registry/define-command.ts';
 import type { Registry } from '../registry/registry.ts';
 
 type ApprovalConfig = Pick<Config, 'approvals'>;
@@ -41,7 +41,7 @@ export function approvalSettings(commandName: string, config: ApprovalConfig): A
 export function jobNeedsApproval(registry: Registry, config: ApprovalConfig, commandName: string, jobName: string, args: Record<string, unknown>): boolean {
   const listed = config.approvals.commands;
   const commands = [...registry.values()].filter((c) => c.kind === 'job');
-  const viaJob = commands.filter((c) => c.kind === 'job' && c.job === jobName);
+  const viaJob = commands.filter((c) => runsJob(c, jobName));
   const viaName = commands.find((c) => c.name === commandName);
   if (!viaJob.length && listed.includes(jobName)) return true;
   if (!viaName && listed.includes(commandName)) return true;

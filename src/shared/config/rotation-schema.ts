@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { targetName } from './targets-schema.ts';
 
 /** Secret and service names go into file names, Redis keys and Docker filters: a plain shape only. */
 export const secretName = z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, 'a secret name such as redis_password (lowercase letters, digits, _)');
@@ -24,6 +25,11 @@ const secret = z
     /** Kinds of issue 12 plus any registered later (e.g. wireguard): checked against the worker's kind registry. */
     kind: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/),
     file: absPath,
+    /**
+     * With `targets:`: the target whose stack holds it (its worker rotates it); default: `defaultTarget`,
+     * else the first target. Without `targets:` it must be absent.
+     */
+    target: targetName.optional(),
     scheduleDays: z.number().int().min(1).max(3650).optional(),
     consumers: z.array(consumer).max(50).default([]),
     options: z.record(z.string(), z.unknown()).default({}),
@@ -44,7 +50,12 @@ export const rotationSection = z
     dueSoonDays: z.number().int().min(0).max(90).default(7),
     /** Cron pattern of the overdue check (posts to channels.alerts, once per secret per day). */
     checkSchedule: z.string().regex(/^\S+(\s+\S+){4,5}$/, 'a cron pattern such as "0 9 * * *"').optional(),
-    secrets: z.array(secret).max(100).default([]),
+    secrets: z
+      .array(secret)
+      .max(100)
+      .default([])
+      // `/cdb rotate wireguard <tunnel>` is the WireGuard form: a secret of that name could never be rotated.
+      .refine((ss) => !ss.some((s) => s.name === 'wireguard'), 'no secret may be named wireguard (`/cdb rotate wireguard <tunnel>` rotates WireGuard tunnels); rename it'),
   })
   .strict()
   .prefault({});

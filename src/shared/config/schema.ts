@@ -272,7 +272,11 @@ export const configSchema = z
     backup: backupSection,
   })
   .strict()
-  .refine((c) => !c.defaultTarget || (c.targets ?? []).some((t) => t.name === c.defaultTarget), { message: 'defaultTarget must name one of targets', path: ['defaultTarget'] });
+  .refine((c) => !c.defaultTarget || (c.targets ?? []).some((t) => t.name === c.defaultTarget), { message: 'defaultTarget must name one of targets', path: ['defaultTarget'] })
+  .refine((c) => c.rotation.secrets.every((s) => s.target === undefined || (c.targets ?? []).some((t) => t.name === s.target)), {
+    message: 'a secret’s target must name one of targets',
+    path: ['rotation', 'secrets'],
+  });
 
 export type FileConfig = z.infer<typeof configSchema>;
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /**
- * `wireguard.tunnels[]`: point-to-point tunnels whose keys `/cdb rotate-wireguard <tunnel>` rotates
+ * `wireguard.tunnels[]`: point-to-point tunnels whose keys `/cdb rotate wireguard <tunnel>` rotates
  * (docs/wireguard.md). Every value here ends up in a command run on a host, so each one is held to
  * a strict pattern; they are passed as separate arguments, never pasted into a shell line.
  */

@@ -78,6 +78,14 @@ export function keyPrefix(config: Pick<Config, 'redis'> & { readonly target?: { 
   return config.target ? `${config.redis.prefix}:t:${config.target.name}` : config.redis.prefix;
 }
 
+/**
+ * The `target` field of an envelope a worker makes itself (schedules, follow-ups): its worker runs
+ * only jobs of its own target, so a scheduled job without it would be refused.
+ */
+export function envelopeTarget(config: { readonly target?: { readonly name: string } }): { target?: string } {
+  return config.target ? { target: config.target.name } : {};
+}
+
 /** The jobs queue this config's jobs go to: `jobs`, or `jobs-<target>` in a per-target view. */
 export function jobsQueue(config: { readonly target?: { readonly queue: string } }): string {
   return config.target?.queue ?? JOBS_QUEUE;

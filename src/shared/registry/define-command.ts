@@ -93,7 +93,15 @@ export interface AnswerCommand<S extends z.ZodType> extends CommandBase<S> {
 /** A command the worker does: the bot enqueues `job` with the validated args as data. */
 export interface JobCommand<S extends z.ZodType, R> extends CommandBase<S> {
   readonly kind: 'job';
+  /** The job it enqueues (the default when `jobFor` is given). */
   readonly job: string;
+  /**
+   * One command, several jobs chosen by argument (`rotate wireguard <tunnel>` runs `rotate-wireguard`,
+   * `rotate <secret>` runs `rotate`). The chosen job is bound into the approval digest like any other.
+   */
+  jobFor?(args: z.output<S>): string;
+  /** Every job `jobFor` may return besides `job`: the worker's approval gate finds the command by job. */
+  readonly otherJobs?: readonly string[];
   /** Chat rendering of the worker's result. */
   slack(result: R, args: z.output<S>): SlackMessage;
   /** Terminal rendering of the worker's result (the CLI's default output). */
@@ -119,6 +127,16 @@ export function requiredRole(command: AnyCommand, args: Record<string, unknown>)
     extra = 'approver';
   }
   return ROLE_RANK[extra] > ROLE_RANK[command.role] ? extra : command.role;
+}
+
+/** The job a job command enqueues for these (validated) arguments. */
+export function jobOf(command: JobCommand<z.ZodType, unknown>, args: Record<string, unknown>): string {
+  return command.jobFor?.(args) ?? command.job;
+}
+
+/** Whether `command` may enqueue `job` (its default job or one `jobFor` may choose). */
+export function runsJob(command: AnyCommand, job: string): boolean {
+  return command.kind === 'job' && (command.job === job || (command.otherJobs ?? []).includes(job));
 }
 
 export type CommandDef<S extends z.ZodType, R = unknown> = AnswerCommand<S> | JobCommand<S, R>;

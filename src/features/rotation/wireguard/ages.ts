@@ -1,4 +1,5 @@
 import type { Config } from '../../../shared/config/schema.ts';
+import { isOpsError } from '../../../shared/errors.ts';
 import { openHost as openReach, type CommandHost } from './host.ts';
 import { inspect } from './wg-ops.ts';
 
@@ -25,7 +26,7 @@ const DAY = 86_400;
  * file's mtime on its host (the host's own clock), against the tunnel's schedule (365 days by
  * default, the seeds' table). Reads metadata only; no key leaves its host.
  */
-export async function wireguardKeyAges(config: Pick<Config, 'ssh' | 'wireguard'>, open: (reach: string) => Promise<CommandHost> = (r) => openReach(r, config)): Promise<WgKeyAge[]> {
+export async function wireguardKeyAges(config: Pick<Config, 'ssh' | 'wireguard'> & { readonly rotation?: { readonly dueSoonDays: number } }, open: (reach: string) => Promise<CommandHost> = (r) => openReach(r, config)): Promise<WgKeyAge[]> {
   const out: WgKeyAge[] = [];
   for (const t of config.wireguard.tunnels) {
     for (const e of t.endpoints) {
@@ -39,10 +40,11 @@ export async function wireguardKeyAges(config: Pick<Config, 'ssh' | 'wireguard'>
           continue;
         }
         const ageDays = Math.max(0, Math.floor((s.now - s.keyFileMtime) / DAY));
-        const state = ageDays >= t.scheduleDays ? 'overdue' : ageDays >= t.scheduleDays - 7 ? 'due-soon' : 'ok';
+        // The same "soon" as the other secrets (rotation.dueSoonDays).
+        const state = ageDays >= t.scheduleDays ? 'overdue' : ageDays >= t.scheduleDays - (config.rotation?.dueSoonDays ?? 7) ? 'due-soon' : 'ok';
         out.push({ ...base, rotatedAt: new Date(s.keyFileMtime * 1000).toISOString(), ageDays, state });
       } catch (err) {
-        out.push({ ...base, state: 'unknown', error: (err as Error).message.slice(0, 200) });
+        out.push({ ...base, state: 'unknown', error: (isOpsError(err) ? err.userMessage : (err as Error).message).slice(0, 200) });
       } finally {
         await host?.close().catch(() => undefined);
       }
@@ -55,7 +57,7 @@ export async function wireguardKeyAges(config: Pick<Config, 'ssh' | 'wireguard'>
  * The same keys as rows of `/cdb secrets` (the shape of `SecretRow` in src/contracts/rotation.ts on
  * the rotation branch): `rows.push(...(await wireguardSecretRows(config)))` lists them.
  */
-export async function wireguardSecretRows(config: Pick<Config, 'ssh' | 'wireguard'>, open?: (reach: string) => Promise<CommandHost>): Promise<{
+export async function wireguardSecretRows(config: Pick<Config, 'ssh' | 'wireguard'> & { readonly rotation?: { readonly dueSoonDays: number } }, open?: (reach: string) => Promise<CommandHost>): Promise<{
   name: string; managed: true; kind: 'wireguard'; file: string; consumers: string[]; scheduleDays: number;
   ageDays?: number; ageSource?: 'file'; due?: 'overdue' | 'soon' | 'ok'; where: string; error?: string;
 }[]> {

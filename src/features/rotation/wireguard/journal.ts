@@ -1,4 +1,6 @@
 import type { Redis } from 'ioredis';
+import { acquireLock, lockHolder, takeOverLock, type HeldLock, type LockOptions } from '../../../shared/lock.ts';
+import { journalAlive, journalKeys, loadJournal, openJournalIds, type JournalBase } from '../../../shared/journal.ts';
 import type { PeerConfig } from './wg-ops.ts';
 
 /** One side of the tunnel as the journal knows it: public keys and peer settings, never a secret. */
@@ -8,7 +10,7 @@ export interface SideState {
   readonly peer: PeerConfig;
 }
 
-/** The WireGuard kind's journaled state (the engine's `Journal.state`). */
+/** The step machine's own state (what the steps read and save). */
 export interface WgState {
   sides?: [SideState, SideState];
   /** Set just before the first `wg set` with new keys: from here a rollback must restore. */
@@ -16,65 +18,64 @@ export interface WgState {
   verifiedAt?: number;
 }
 
-/** Same shape as the rotation engine's `Journal` (src/features/rotation/engine.ts on branch rotation). */
-export interface WgJournal {
-  readonly id: string;
+/**
+ * A tunnel rotation in the one journal of cdb (src/shared/journal.ts): written before and after
+ * every step, alive while its owner beats, taken over by a live worker when the owner is gone.
+ * Public keys, step names and ids only: never a private or preshared key.
+ */
+export interface WgJournal extends JournalBase {
+  readonly kind: 'wireguard-rotation';
+  /** The tunnel's name (the engine's `secret`). */
   readonly secret: string;
-  readonly kind: 'wireguard';
+  /** The target whose worker runs it (absent for a config without `targets:`); only its workers resume it. */
+  readonly target?: string;
   step: number;
   phase: 'forward' | 'rollback';
   status: 'running' | 'succeeded' | 'rolled-back' | 'failed';
-  state: WgState;
+  /** The steps' state (`state` is the journal's own open/ended). */
+  wg: WgState;
   readonly requestId: string;
   readonly command: string;
   readonly args: Record<string, unknown>;
   readonly origin: { kind: string; channel?: string; threadTs?: string };
   readonly actor: { userId: string; teamId: string; name?: string };
-  readonly startedAt: number;
   stepsDone: { name: string; ms: number }[];
   notes: string[];
   probes: { service: string; probes: number; failures: number; downtimeMs: number }[];
   workers: string[];
+  /** The token of the tunnel lock its owner holds: a recoverer takes that lock over at once. */
+  lockToken: string;
   error?: string;
   finishedAt?: number;
 }
 
-const RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
-const RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end";
-
 /**
- * Journal and lease of one tunnel's rotation in Redis. The journal is rewritten after every step;
- * the lease (renewed while a worker works) tells the next worker whether the last one is still alive.
+ * Tunnels span targets, so their state is under the root prefix: one rotation per tunnel at a time,
+ * whichever target's worker runs it. `<prefix>:journals:open:wireguard:<tunnel>` lists the open one.
  */
-export class WgJournalStore {
-  constructor(private readonly redis: Redis, private readonly prefix: string) {}
+export const wgScope = (tunnel: string): string => `wireguard:${tunnel}`;
+export const wgLockKey = (prefix: string, tunnel: string): string => `${prefix}:rotation:wireguard:${tunnel}:lock`;
 
-  private key(tunnel: string): string {
-    return `${this.prefix}:rotation:journal:wireguard:${tunnel}`;
+/** The tunnel's open journals, split by their owner's liveness; stale index entries are dropped. */
+export async function openWgJournals(redis: Redis, prefix: string, tunnel: string): Promise<{ live: WgJournal[]; orphans: WgJournal[] }> {
+  const live: WgJournal[] = [];
+  const orphans: WgJournal[] = [];
+  for (const id of await openJournalIds(redis, prefix, wgScope(tunnel))) {
+    const j = await loadJournal<WgJournal>(redis, prefix, id);
+    if (!j || j.state !== 'open') {
+      await redis.srem(journalKeys(prefix).open(wgScope(tunnel)), id);
+      continue;
+    }
+    ((await journalAlive(redis, prefix, id)) ? live : orphans).push(j);
   }
+  return { live, orphans };
+}
 
-  private leaseKey(tunnel: string): string {
-    return `${this.key(tunnel)}:lease`;
-  }
-
-  async get(tunnel: string): Promise<WgJournal | undefined> {
-    const raw = await this.redis.get(this.key(tunnel));
-    return raw ? (JSON.parse(raw) as WgJournal) : undefined;
-  }
-
-  async save(j: WgJournal): Promise<void> {
-    await this.redis.set(this.key(j.secret), JSON.stringify(j));
-  }
-
-  async acquire(tunnel: string, owner: string, ttlMs: number): Promise<boolean> {
-    return (await this.redis.set(this.leaseKey(tunnel), owner, 'PX', ttlMs, 'NX')) === 'OK';
-  }
-
-  async renew(tunnel: string, owner: string, ttlMs: number): Promise<boolean> {
-    return Number(await this.redis.eval(RENEW, 1, this.leaseKey(tunnel), owner, String(ttlMs))) === 1;
-  }
-
-  async release(tunnel: string, owner: string): Promise<void> {
-    await this.redis.eval(RELEASE, 1, this.leaseKey(tunnel), owner);
-  }
+/** The tunnel lock for a recovery: free, or still held by the dead owner itself (taken over at once). */
+export async function lockForRecovery(redis: Redis, prefix: string, j: WgJournal, opts: LockOptions): Promise<HeldLock | undefined> {
+  const key = wgLockKey(prefix, j.secret);
+  const free = await acquireLock(redis, key, opts);
+  if (free) return free;
+  const holder = await lockHolder(redis, key);
+  return holder && holder === j.lockToken ? takeOverLock(redis, key, holder, opts) : undefined;
 }

@@ -1,14 +1,15 @@
-import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../../../shared/config/schema.ts';
 import type { WgTunnel } from '../../../shared/config/wireguard-schema.ts';
 import type { WgRotationResult } from '../../../shared/contracts/wireguard.ts';
 import { isOpsError, OpsError } from '../../../shared/errors.ts';
+import { acquireLock, lockHolder, lockOwner, type HeldLock } from '../../../shared/lock.ts';
+import { JournalWriter, loadJournal, journalAlive, PROCESS_OWNER } from '../../../shared/journal.ts';
 
 export type { WgRotationResult };
 import { openHost as openReach, type CommandHost } from './host.ts';
-import { WgJournalStore, type WgJournal, type WgState } from './journal.ts';
+import { lockForRecovery, openWgJournals, wgLockKey, wgScope, type WgJournal, type WgState } from './journal.ts';
 import { TunnelProbe } from './probe.ts';
 import { rollbackWg, WG_STEPS, type WgStepContext } from './steps.ts';
 
@@ -19,6 +20,9 @@ export interface WgRunDeps {
   readonly log: Logger;
   /** Names this worker in the journal. */
   readonly workerId: string;
+  /** The target whose worker this is (journaled; recovery resumes only its own target's rotations). */
+  readonly target?: string;
+  /** TTL of the tunnel lock (the one lock, src/shared/lock.ts), renewed while the rotation runs. */
   readonly leaseMs?: number;
   readonly openHost?: (reach: string) => Promise<CommandHost>;
   /** Said loudly in the alerts channel: keys may be mismatched and a person must look. */
@@ -56,16 +60,28 @@ function resultOf(j: WgJournal, resumed: boolean): WgRotationResult {
   };
 }
 
-/** Runs (or resumes) one journaled rotation while holding its lease. */
-async function drive(deps: WgRunDeps, tunnel: WgTunnel, j: WgJournal, resumed: boolean, progress: (t: string) => void, signal: AbortSignal): Promise<WgRotationResult> {
-  const store = new WgJournalStore(deps.redis, deps.config.redis.prefix);
-  const leaseMs = deps.leaseMs ?? DEFAULT_LEASE_MS;
-  const log = deps.log.child({ rotation: j.id, tunnel: tunnel.name });
+/** A hold that was lost (Redis unreachable too long, or taken over): this worker must stop changing things. */
+function lostHold(tunnel: string): OpsError {
+  return new OpsError('HANDED_OVER', `This worker lost its hold on the rotation of the ${tunnel} tunnel (Redis unreachable for too long?); another worker finishes or rolls it back and reports here.`);
+}
+
+/**
+ * Runs (or resumes) one journaled rotation while holding the tunnel lock. The journal is written
+ * before and after every step; if this worker dies, its heartbeat expires and a live worker of the
+ * same target takes over from the recorded step (every step is idempotent).
+ */
+async function drive(deps: WgRunDeps, tunnel: WgTunnel, w: JournalWriter<WgJournal>, lock: HeldLock, resumed: boolean, progress: (t: string) => void, outer: AbortSignal): Promise<WgRotationResult> {
+  const j = w.data;
+  const log = deps.log.child({ rotation: j.id, tunnel: tunnel.name, ...(j.target ? { target: j.target } : {}) });
   const open = deps.openHost ?? ((reach: string) => openReach(reach, deps.config));
-  const renew = setInterval(() => void store.renew(tunnel.name, deps.workerId, leaseMs).catch(() => undefined), Math.max(200, leaseMs / 3));
+  const signal = AbortSignal.any([outer, lock.lost, w.lost]);
+  const guard = (): void => {
+    if (lock.lost.aborted || w.lost.aborted) throw lostHold(tunnel.name);
+  };
   const hosts: CommandHost[] = [];
   let probe: TunnelProbe | undefined;
-  const save = async (): Promise<void> => store.save(j);
+  const save = async (): Promise<void> => w.save();
+  const where = j.target ? ` (target ${j.target})` : '';
   try {
     j.workers.push(deps.workerId);
     if (resumed) j.notes.push(`Resumed by ${deps.workerId} at step ${WG_STEPS[j.step]?.name ?? 'end'} (${j.phase}) after the previous worker stopped.`);
@@ -75,8 +91,8 @@ async function drive(deps: WgRunDeps, tunnel: WgTunnel, j: WgJournal, resumed: b
     probe = new TunnelProbe(hosts[0] as CommandHost, b.tunnelAddress, tunnel.verifySeconds * 3 + 120);
     const ctx: WgStepContext = {
       tunnel,
-      get state() { return j.state; },
-      save: async (patch: Partial<WgState>) => { j.state = { ...j.state, ...patch }; await save(); },
+      get state() { return j.wg; },
+      save: async (patch: Partial<WgState>) => { guard(); j.wg = { ...j.wg, ...patch }; await save(); },
       hosts: [hosts[0] as CommandHost, hosts[1] as CommandHost],
       probe,
       log,
@@ -86,7 +102,7 @@ async function drive(deps: WgRunDeps, tunnel: WgTunnel, j: WgJournal, resumed: b
     const rollback = async (why: string): Promise<void> => {
       j.phase = 'rollback';
       j.error = why;
-      await save();
+      await w.entry({ step: 'rollback', phase: 'begin', detail: why.slice(0, 200) });
       progress(`Rolling back the ${tunnel.name} tunnel to its old keys…`);
       try {
         j.notes.push(...(await rollbackWg(ctx)));
@@ -95,23 +111,28 @@ async function drive(deps: WgRunDeps, tunnel: WgTunnel, j: WgJournal, resumed: b
         j.status = 'failed';
         j.notes.push(say(err));
         log.error({ err }, 'WireGuard rollback could not be verified');
-        await deps.alert?.(`:rotating_light: WireGuard tunnel *${tunnel.name}* (${a.name} ↔ ${b.name}): key rotation failed and the old keys could not be verified. The tunnel may be down with mismatched keys — manual intervention needed. ${say(err)}`);
+        await deps.alert?.(`:rotating_light: WireGuard tunnel *${tunnel.name}* (${a.name} ↔ ${b.name})${where}: key rotation failed and the old keys could not be verified. The tunnel may be down with mismatched keys — manual intervention needed. ${say(err)}`);
       }
     };
     if (j.phase === 'rollback') await rollback(j.error ?? 'resumed rollback');
     while (j.phase === 'forward' && j.step < WG_STEPS.length) {
+      guard();
       const step = WG_STEPS[j.step] as (typeof WG_STEPS)[number];
-      progress(`WireGuard ${tunnel.name}: ${step.name} — ${step.summary}…`);
+      progress(`WireGuard ${tunnel.name}${where}: ${step.name} — ${step.summary}…`);
       const t0 = Date.now();
+      await w.entry({ step: step.name, phase: 'begin' });
       try {
         await deps.beforeStep?.(step.name);
         await step.run(ctx);
       } catch (err) {
         log.warn({ err, step: step.name }, 'WireGuard rotation step failed');
+        // Lost hold: leave the journal to whoever took it over.
+        guard();
+        await w.entry({ step: step.name, phase: 'failed', detail: say(err).slice(0, 200) });
         if (step.pointOfNoReturn) {
           j.status = 'failed';
           j.error = say(err);
-          await deps.alert?.(`:rotating_light: WireGuard tunnel *${tunnel.name}*: the new keys work but writing them into the key directories failed (${j.error}). Until fixed, a restart of WireGuard on either host would bring back mismatched keys — manual intervention needed.`);
+          await deps.alert?.(`:rotating_light: WireGuard tunnel *${tunnel.name}*${where}: the new keys work but writing them into the key directories failed (${j.error}). Until fixed, a restart of WireGuard on either host would bring back mismatched keys — manual intervention needed.`);
           break;
         }
         await rollback(`${step.name}: ${say(err)}`);
@@ -119,67 +140,85 @@ async function drive(deps: WgRunDeps, tunnel: WgTunnel, j: WgJournal, resumed: b
       }
       j.stepsDone.push({ name: step.name, ms: Date.now() - t0 });
       j.step += 1;
-      await save();
+      await w.entry({ step: step.name, phase: 'done' });
     }
     if (j.phase === 'forward' && j.step >= WG_STEPS.length) j.status = 'succeeded';
   } catch (err) {
-    // Hosts unreachable and the like: the journal stays `running`, so the next worker tries again.
+    // Hosts unreachable, hold lost and the like: the journal stays open, so a live worker tries again.
     log.error({ err }, 'WireGuard rotation interrupted');
     if (probe) await probe.stop();
+    w.abandon();
     throw err;
   } finally {
-    clearInterval(renew);
     if (j.status !== 'running') {
       const r = probe ? await probe.stop() : undefined;
       if (r) j.probes = [{ service: `tunnel ${tunnel.endpoints[0].name}→${tunnel.endpoints[1].name}`, probes: r.sent, failures: r.sent - r.received, downtimeMs: r.outageMs }];
       j.finishedAt = Date.now();
-      await save();
+      await w.end();
     }
-    await store.release(tunnel.name, deps.workerId).catch(() => undefined);
+    await lock.release().catch(() => undefined);
     await Promise.all(hosts.map((h) => h.close().catch(() => undefined)));
   }
   return resultOf(j, resumed);
 }
 
-/** `/cdb rotate-wireguard <tunnel>` after approval. */
+/** `/cdb rotate wireguard <tunnel>` after approval. */
 export async function rotateWireguard(deps: WgRunDeps, name: string, req: WgRequest, progress: (t: string) => void, signal: AbortSignal): Promise<WgRotationResult> {
   const tunnel = findTunnel(deps.config, name);
-  const store = new WgJournalStore(deps.redis, deps.config.redis.prefix);
-  if (!(await store.acquire(tunnel.name, deps.workerId, deps.leaseMs ?? DEFAULT_LEASE_MS))) {
-    throw new OpsError('WG_ROTATION_BUSY', `A rotation of the ${tunnel.name} tunnel is running right now. Nothing was changed; see its thread.`);
+  const prefix = deps.config.redis.prefix;
+  const key = wgLockKey(prefix, tunnel.name);
+  const lock = await acquireLock(deps.redis, key, { owner: req.requestId, ttlMs: deps.leaseMs ?? DEFAULT_LEASE_MS });
+  if (!lock) {
+    const holder = await lockHolder(deps.redis, key);
+    throw new OpsError('WG_ROTATION_BUSY', `A rotation of the ${tunnel.name} tunnel is running right now (request \`${holder ? lockOwner(holder) : '?'}\`). Nothing was changed; see its thread.`);
   }
-  const last = await store.get(tunnel.name);
-  if (last?.status === 'running') {
-    await store.release(tunnel.name, deps.workerId);
-    throw new OpsError('WG_ROTATION_BUSY', `An interrupted rotation of the ${tunnel.name} tunnel (request \`${last.requestId}\`) is being finished or rolled back by a worker. Nothing new was started; try again when it has reported.`);
+  let writer: JournalWriter<WgJournal>;
+  try {
+    const { live, orphans } = await openWgJournals(deps.redis, prefix, tunnel.name);
+    const last = live[0] ?? orphans[0];
+    if (last) {
+      const by = last.target ? ` by a worker of target ${last.target}` : ' by a worker';
+      throw new OpsError('WG_ROTATION_BUSY', `An interrupted rotation of the ${tunnel.name} tunnel (request \`${last.requestId}\`) is being finished or rolled back${by}. Nothing new was started; try again when it has reported.`);
+    }
+    const now = Date.now();
+    writer = await JournalWriter.open<WgJournal>(deps.redis, prefix, {
+      v: 1, id: req.requestId, kind: 'wireguard-rotation', scope: wgScope(tunnel.name), owner: PROCESS_OWNER, state: 'open', startedAt: now, updatedAt: now, log: [],
+      secret: tunnel.name, ...(deps.target ? { target: deps.target } : {}), step: 0, phase: 'forward', status: 'running', wg: {},
+      requestId: req.requestId, command: req.command, args: req.args, origin: req.origin, actor: req.actor,
+      stepsDone: [], notes: [], probes: [], workers: [], lockToken: lock.token,
+    });
+  } catch (err) {
+    await lock.release().catch(() => undefined);
+    throw err;
   }
-  const j: WgJournal = {
-    id: randomUUID(), secret: tunnel.name, kind: 'wireguard', step: 0, phase: 'forward', status: 'running', state: {},
-    requestId: req.requestId, command: req.command, args: req.args, origin: req.origin, actor: req.actor,
-    startedAt: Date.now(), stepsDone: [], notes: [], probes: [], workers: [],
-  };
-  return drive(deps, tunnel, j, false, progress, signal);
+  return drive(deps, tunnel, writer, lock, false, progress, signal);
 }
 
 /**
- * Finishes or rolls back rotations whose worker died (journal `running`, lease expired): forward
+ * Finishes or rolls back rotations whose worker died (journal open, its heartbeat gone): forward
  * from the recorded step (every step is idempotent), or on with the rollback if one was under way.
+ * Only the rotations of `deps.target` (the hosts it reaches are the ones that started it).
  */
 export async function recoverWireguardRotations(deps: WgRunDeps): Promise<{ journal: WgJournal; result: WgRotationResult }[]> {
-  const store = new WgJournalStore(deps.redis, deps.config.redis.prefix);
+  const prefix = deps.config.redis.prefix;
   const out: { journal: WgJournal; result: WgRotationResult }[] = [];
   for (const tunnel of deps.config.wireguard.tunnels) {
-    const j = await store.get(tunnel.name);
-    if (j?.status !== 'running') continue;
-    if (!(await store.acquire(tunnel.name, deps.workerId, deps.leaseMs ?? DEFAULT_LEASE_MS))) continue;
-    const fresh = await store.get(tunnel.name);
-    if (fresh?.status !== 'running') {
-      await store.release(tunnel.name, deps.workerId);
-      continue;
+    const { orphans } = await openWgJournals(deps.redis, prefix, tunnel.name);
+    for (const j of orphans) {
+      if ((j.target ?? undefined) !== (deps.target ?? undefined)) continue;
+      const lock = await lockForRecovery(deps.redis, prefix, j, { owner: `recovery-${j.id}`, ttlMs: deps.leaseMs ?? DEFAULT_LEASE_MS });
+      if (!lock) continue;
+      // Re-read under the lock: another worker may have finished it meanwhile.
+      const fresh = await loadJournal<WgJournal>(deps.redis, prefix, j.id);
+      if (!fresh || fresh.state !== 'open' || (await journalAlive(deps.redis, prefix, j.id))) {
+        await lock.release().catch(() => undefined);
+        continue;
+      }
+      deps.log.warn({ tunnel: tunnel.name, step: fresh.step, phase: fresh.phase, previousOwner: fresh.owner }, 'resuming an interrupted WireGuard rotation');
+      const writer = await JournalWriter.open<WgJournal>(deps.redis, prefix, { ...fresh, owner: PROCESS_OWNER, lockToken: lock.token });
+      const result = await drive(deps, tunnel, writer, lock, true, () => undefined, new AbortController().signal);
+      out.push({ journal: writer.data, result });
     }
-    deps.log.warn({ tunnel: tunnel.name, step: fresh.step, phase: fresh.phase }, 'resuming an interrupted WireGuard rotation');
-    const result = await drive(deps, tunnel, fresh, true, () => undefined, new AbortController().signal);
-    out.push({ journal: fresh, result });
   }
   return out;
 }

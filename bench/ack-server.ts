@@ -10,6 +10,7 @@ import { buildConfig } from '../src/shared/config/load.ts';
 import { createLogger } from '../src/shared/log.ts';
 import { startBot } from '../src/main/start-bot.ts';
 import { AuditLog } from '../src/shared/audit/audit.ts';
+import { RequestGuard } from '../src/bot/request-guard.ts';
 
 const mode = process.argv[2];
 const env = process.env;
@@ -54,6 +55,7 @@ if (mode === 'bare') {
   if (env.BENCH_STAGES) {
     timed(Queue.prototype, 'add', 'enqueue (jobs.add)');
     timed(AuditLog.prototype, 'record', 'audit (XADD)');
+    timed(RequestGuard.prototype, 'check', 'guard (replay + rate EVAL)');
   }
   const file = deepMerge(
     { stack: { project: env.BENCH_PROJECT }, redis: { prefix: env.BENCH_PREFIX }, roles: { viewer: { users: ['U2147483697'] } }, health: { enabled: false } },

@@ -10,7 +10,7 @@ import { boltLogger } from './bolt-logger.ts';
 import type { JobsQueue } from './job-router.ts';
 import { dispatch, type DispatchOutcome } from './dispatch.ts';
 import { slackGroupDirectory } from './group-directory.ts';
-import { keyPrefix } from '../shared/queue/names.ts';
+import { keyPrefix, redisErrorReporter } from '../shared/queue/names.ts';
 import { handleApprovalAction } from './approval/actions.ts';
 import { mirroringDirectory } from '../shared/approval/group-mirror.ts';
 import { ACTION_IDS } from '../shared/approval/message.ts';
@@ -18,7 +18,9 @@ import { ApprovalService } from './approval/service.ts';
 import { ApprovalStore } from '../shared/approval/store.ts';
 import { registerAlertActions } from './alert-actions.ts';
 import { signedGate } from './http-gate.ts';
-import { ENVELOPE_ID, REPLAY_ID, guardMiddleware } from './guard-middleware.ts';
+import { ENVELOPE_ID, REPLAY_ID, REQUEST_ID, guardMiddleware } from './guard-middleware.ts';
+import { PostAck } from './post-ack.ts';
+import { awaitingKey } from './awaited-jobs.ts';
 import { RequestGuard, signedRequestId } from './request-guard.ts';
 import { TotpVault } from './totp-vault.ts';
 import { StepUp } from './step-up.ts';
@@ -52,6 +54,8 @@ export interface SlackApp {
   readonly approvals: ApprovalService;
   /** HTTP mode: the server Slack posts to, with the signed-request gate in front of Bolt. */
   listen?(port: number): Promise<Server>;
+  /** Closes what the app opened besides Bolt (the ack path's Redis connection). */
+  close(): Promise<void>;
 }
 
 function requireSecret(value: string | undefined, name: string): string {
@@ -82,6 +86,9 @@ export function createSlackApp(deps: BotDeps): SlackApp {
     config.slack.mode === 'http'
       ? new HTTPReceiver({
         signingSecret,
+        // The signed gate in front (http-gate.ts) checked signature and timestamp of every request that
+        // reaches Bolt's endpoint: a second HMAC per request would only slow the ack.
+        signatureVerification: false,
         logger,
         customPropertiesExtractor: (req) => ({ [REPLAY_ID]: signedRequestId(String(req.headers['x-slack-request-timestamp']), String(req.headers['x-slack-signature'])) }),
         // A listener that throws is a bug of ours, logged once by app.error; Slack gets no 500 for it.
@@ -96,9 +103,15 @@ export function createSlackApp(deps: BotDeps): SlackApp {
         installerOptions: { clientOptions },
         customPropertiesExtractor: (args) => ({ [ENVELOPE_ID]: typeof args.envelope_id === 'string' ? args.envelope_id : undefined }),
       });
-  const app = new App({ token, logger, clientOptions, receiver });
+  // convoStore off: no listener reads Bolt's conversation context, and its store lookup ran per request.
+  const app = new App({ token, logger, clientOptions, receiver, convoStore: false });
   // First of all middleware: replays are dropped and rate limits applied before any listener runs.
-  app.use(guardMiddleware({ config, guard: new RequestGuard(redis, keyPrefix(config), config.security), audit: deps.audit, log }));
+  // The ack's one Redis call goes through its own connection with auto-pipelining: the guard calls of
+  // a burst leave in a few socket writes instead of one each (BENCHMARKS.md, ack).
+  const ackRedis = redis.duplicate({ enableAutoPipelining: true });
+  ackRedis.on('error', redisErrorReporter(redis, log));
+  app.use(guardMiddleware({ config, guard: new RequestGuard(ackRedis, keyPrefix(config), config.security), audit: deps.audit, log, keyPrefix: keyPrefix(config) }));
+  const postAck = new PostAck();
 
   // Every membership the bot learns is mirrored to Redis for the worker's role re-check.
   const groups = mirroringDirectory(slackGroupDirectory(app.client, log), redis, keyPrefix(config), (err) => log.warn({ err }, 'group mirror not written'));
@@ -108,7 +121,8 @@ export function createSlackApp(deps: BotDeps): SlackApp {
   stepUp?.register(app, approvals);
   registerAlertActions(app, { ...deps, groups, approvals });
 
-  app.command(config.slack.command, async ({ command, ack: sendAck, respond }) => {
+  app.command(config.slack.command, async ({ command, ack: sendAck, respond, context }) => {
+    const requestId = typeof context[REQUEST_ID] === 'string' ? context[REQUEST_ID] : undefined;
     const stopTimer = ackSeconds.startTimer();
     const ack: typeof sendAck = (response) => sendAck(response).finally(() => stopTimer());
     // A job command is acked as soon as it is validated and authorised (onAccepted), before its
@@ -119,12 +133,16 @@ export function createSlackApp(deps: BotDeps): SlackApp {
     });
     const pending: Promise<DispatchOutcome> = dispatch(
       {
+        requestId,
         text: command.text,
         actor: { userId: command.user_id, teamId: command.team_id, name: command.user_name },
         origin: { kind: 'slack', channel: command.channel_id },
       },
-      { ...deps, groups, approvals, stepUp, onAccepted: (o) => early(o) },
+      { ...deps, groups, approvals, stepUp, onAccepted: (o) => early(o), postAck },
     );
+    // The accepted record the ack wrote is the lost-job watch's once the job is queued; an answer,
+    // a refusal or a failed enqueue has nothing to wait for.
+    void pending.then((o) => (o.enqueued || !requestId ? undefined : redis.hdel(awaitingKey(keyPrefix(config)), requestId))).catch(() => undefined);
     let budget: NodeJS.Timeout | undefined;
     const quick = await Promise.race([pending, accepted, new Promise<null>((r) => (budget = setTimeout(() => r(null), ACK_BUDGET_MS)))]);
     clearTimeout(budget);
@@ -151,7 +169,10 @@ export function createSlackApp(deps: BotDeps): SlackApp {
   const listen =
     receiver instanceof HTTPReceiver
       ? async (port: number): Promise<Server> => {
-        const gate = signedGate({ signingSecret, log }, (req, res) => {
+        const gate = signedGate({ signingSecret, log, onRequest: (res) => {
+          const end = postAck.begin();
+          res.once('finish', end).once('close', end);
+        } }, (req, res) => {
           try {
             receiver.requestListener(req, res);
           } catch {
@@ -163,5 +184,5 @@ export function createSlackApp(deps: BotDeps): SlackApp {
         return server;
       }
       : undefined;
-  return { app, approvals, listen };
+  return { app, approvals, listen, close: async () => void (await ackRedis.quit().catch(() => ackRedis.disconnect())) };
 }

@@ -14,6 +14,8 @@ import { enqueue, JobRouter, targetsViewOf, type JobsQueue } from './job-router.
 import { isMultiTarget, resolveTarget } from '../shared/targets.ts';
 import { slackDate } from '../shared/approval/message.ts';
 import { commandLabel, commandsTotal } from '../shared/metrics.ts';
+import { pausePoint } from '../shared/pause-point.ts';
+import type { PostAck } from './post-ack.ts';
 
 export interface DispatchDeps {
   readonly config: Config;
@@ -32,9 +34,13 @@ export interface DispatchDeps {
    * fails afterwards, dispatch still resolves with the error, for the caller to send as a follow-up.
    */
   readonly onAccepted?: (outcome: DispatchOutcome) => void;
+  /** With onAccepted: the enqueue waits for the burst's acks and goes out batched (post-ack.ts). */
+  readonly postAck?: PostAck;
 }
 
 export interface CommandRequest {
+  /** Set when the request was already recorded under an id (the Slack ack's accepted record). */
+  readonly requestId?: string;
   readonly text: string;
   readonly actor: Actor;
   readonly origin: Origin;
@@ -50,8 +56,20 @@ export interface DispatchOutcome {
   readonly ok: boolean;
 }
 
+// Request ids come from a pool of random bytes refilled 1024 ids at a time: one getrandom call per
+// id was a visible share of the ack's CPU under a burst (BENCHMARKS.md, ack).
+const ID_BYTES = 9;
+let idPool = Buffer.alloc(0);
+let idOffset = 0;
+
 export function newRequestId(): string {
-  return randomBytes(9).toString('base64url');
+  if (idOffset + ID_BYTES > idPool.length) {
+    idPool = randomBytes(ID_BYTES * 1024);
+    idOffset = 0;
+  }
+  const id = idPool.toString('base64url', idOffset, idOffset + ID_BYTES);
+  idOffset += ID_BYTES;
+  return id;
 }
 
 /**
@@ -59,9 +77,10 @@ export function newRequestId(): string {
  * and tests. It never throws: every failure becomes a friendly ephemeral line and an audit entry.
  */
 export async function dispatch(req: CommandRequest, deps: DispatchDeps): Promise<DispatchOutcome> {
-  const requestId = newRequestId();
+  const requestId = req.requestId ?? newRequestId();
   const started = Date.now();
-  const log = deps.log.child({ requestId, user: req.actor.userId });
+  // Built only when something is logged: a child logger per request costs on the ack's hot path.
+  const log = { info: (o: object, m: string) => deps.log.info({ requestId, user: req.actor.userId, ...o }, m), error: (o: object, m: string) => deps.log.error({ requestId, user: req.actor.userId, ...o }, m) };
   let commandName = req.text.trim().split(/\s+/)[0]?.slice(0, 31) || 'help';
   let args: Record<string, unknown> = {};
   const via = req.origin.kind;
@@ -105,16 +124,17 @@ export async function dispatch(req: CommandRequest, deps: DispatchDeps): Promise
     if (deps.jobs instanceof JobRouter) await deps.jobs.assertLive(target);
     const text = `\`/cdb ${command.name}\`${target ? ` on \`${target}\`` : ''} is on its way (request \`${requestId}\`). The result will be posted here.`;
     const accepted: DispatchOutcome = { requestId, ephemeral: { text: `:hourglass_flowing_sand: ${text}` }, plain: plainText(text), enqueued: true, ok: true };
-    if (deps.onAccepted) {
-      deps.onAccepted(accepted);
-      // Let the acks of requests that arrived together go out before this one's Redis work.
-      await new Promise<void>((resolve) => setImmediate(resolve));
-    }
     // The job id is the request id: a retried enqueue of the same request cannot run twice.
     // A user's job carries a priority; alert ticks, schedules and approved jobs carry none, and BullMQ
     // takes those first, so a flood of commands never queues ahead of them (docs/security.md).
     // The router puts it on its target's queue, after the target's liveness check.
-    await enqueue(deps.jobs, jobOf(command, parsed), envelope, { jobId: requestId, priority: deps.config.security.userJobPriority, removeOnComplete: 1000, removeOnFail: 5000 });
+    const opts = { jobId: requestId, priority: deps.config.security.userJobPriority, removeOnComplete: 1000, removeOnFail: 5000 };
+    if (deps.onAccepted) {
+      deps.onAccepted(accepted);
+      // Crash tests stop the bot here: acked, not queued (the accepted record covers it).
+      await pausePoint('bot:acked');
+    }
+    await (deps.onAccepted && deps.postAck ? deps.postAck.enqueue(deps.jobs, jobOf(command, parsed), envelope, opts) : enqueue(deps.jobs, jobOf(command, parsed), envelope, opts));
     await deps.audit.record({ requestId, command: command.name, args, actor: req.actor, via, outcome: 'accepted' });
     log.info({ cmd: command.name }, 'job enqueued');
     commandsTotal.inc({ command: command.name, outcome: 'accepted' });

@@ -5,16 +5,21 @@ import type { AuditLog } from '../shared/audit/audit.ts';
 import type { Actor } from '../shared/contracts/envelope.ts';
 import { RequestGuard, subcommandWord, type GuardInput, type GuardVerdict } from './request-guard.ts';
 import { newRequestId } from './dispatch.ts';
+import { acceptedRecord, awaitingKey } from './awaited-jobs.ts';
 
 /** Context keys the receivers' customPropertiesExtractor sets (http: the signed request; socket: the envelope). */
 export const REPLAY_ID = 'cdbReplayId';
 export const ENVELOPE_ID = 'cdbEnvelopeId';
+/** Context key of a slash command's request id, chosen here so the accepted record carries it. */
+export const REQUEST_ID = 'cdbRequestId';
 
 export interface GuardDeps {
   readonly config: Config;
   readonly guard: RequestGuard;
   readonly audit: AuditLog;
   readonly log: Logger;
+  /** Key prefix of state (keyPrefix(config)): where the accepted records live. */
+  readonly keyPrefix: string;
 }
 
 type Json = Record<string, unknown>;
@@ -53,10 +58,14 @@ export function guardMiddleware(deps: GuardDeps): Middleware<AnyMiddlewareArgs> 
     const envelopeId = str(context[ENVELOPE_ID]);
     const isCommand = str(body.command) === config.slack.command && typeof body.user_id === 'string';
     const name = isCommand ? subcommandWord(String(body.text ?? '')) : undefined;
+    // A slash command that passes is recorded as accepted in the same call (request-guard.ts).
+    const requestId = isCommand && name ? newRequestId() : undefined;
+    if (requestId) context[REQUEST_ID] = requestId;
     const input: GuardInput = {
       request: replayId ? { kind: 'request', id: replayId } : envelopeId ? { kind: 'envelope', id: envelopeId } : undefined,
       eventId: body.type === 'event_callback' ? str(body.event_id) : undefined,
       command: isCommand && name ? { userId: String(body.user_id), name } : undefined,
+      accept: requestId && name ? { key: awaitingKey(deps.keyPrefix), ...acceptedRecord(requestId, name, { kind: 'slack', channel: str(body.channel_id) }) } : undefined,
     };
     const verdict = await guard.check(input);
     if (verdict.kind === 'ok') return args.next();

@@ -12,6 +12,8 @@ export interface SignedGateOptions {
   /** Slack's bodies are a few kB; anything larger is not Slack. */
   readonly bodyLimit?: number;
   readonly nowSec?: () => number;
+  /** Called for each request to the Slack path as it arrives (the bot's post-ack scheduling). */
+  readonly onRequest?: (res: ServerResponse) => void;
 }
 
 type Listener = (req: IncomingMessage, res: ServerResponse) => void;
@@ -97,7 +99,16 @@ export function signedGate(opts: SignedGateOptions, forward: Listener): Listener
   };
 
   return (req, res) => {
-    if (req.method !== 'POST' || (req.url ?? '').split('?')[0] !== path) return forward(req, res);
+    // The same path reading as Bolt's receiver (WHATWG URL): every request Bolt would take as an event
+    // passes this gate, which is what lets Bolt skip its own signature check (create-app.ts).
+    let pathname: string;
+    try {
+      pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
+    } catch {
+      return reply(res, 400);
+    }
+    if (req.method?.toUpperCase() !== 'POST' || pathname !== path) return forward(req, res);
+    opts.onRequest?.(res);
     handle(req, res).catch((err: unknown) => {
       log.warn({ err: { message: err instanceof Error ? err.message : String(err) } }, 'refused: request could not be read');
       reply(res, 400);

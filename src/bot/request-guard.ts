@@ -3,30 +3,38 @@ import type { Redis } from 'ioredis';
 import type { SecurityConfig } from '../shared/config/schema.ts';
 
 /**
- * Replay protection and rate limits in one Redis round trip (one Lua call), so the ack pays for one
- * call at most. Dedupe keys are `SET NX PX`: the first sighting wins, every later one is a duplicate.
- * Rate keys are counters per (user) and per (user, command) whose window opens with the first
- * command and lasts `windowSeconds` (the key's TTL, on Redis's clock, so every bot replica counts
- * alike); a refused request does not count.
+ * Replay protection, rate limits and the accepted-request record in one Redis round trip (one Lua
+ * call), so the ack pays for one call at most. Dedupe keys are `SET NX PX`: the first sighting wins,
+ * every later one is a duplicate. Rate keys are counters per (user) and per (user, command) whose
+ * window opens with the first command and lasts `windowSeconds` (the key's TTL, on Redis's clock, so
+ * every bot replica counts alike); a refused request does not count. A request that passes is then
+ * recorded as accepted (awaited-jobs.ts): the ack goes out before the enqueue, and this record is how
+ * a bot that dies in between still tells the requester (BENCHMARKS.md, ack).
  *
- * KEYS: n dedupe keys, then the rate keys.  ARGV: n, dedupe TTL ms, window ms, then one limit per rate key.
+ * KEYS: n dedupe keys, m rate keys, then [the accepted hash].
+ * ARGV: n, m, dedupe TTL ms, window ms, one limit per rate key, then [field, record, hash TTL ms].
  * Returns {'dup', index} | {'limited', retryAfterMs, index} | {'ok'}.
  */
 const GUARD_LUA = `
 local n = tonumber(ARGV[1])
+local m = tonumber(ARGV[2])
 for i = 1, n do
-  if not redis.call('SET', KEYS[i], '1', 'NX', 'PX', ARGV[2]) then return {'dup', i} end
+  if not redis.call('SET', KEYS[i], '1', 'NX', 'PX', ARGV[3]) then return {'dup', i} end
 end
-for j = n + 1, #KEYS do
-  local count = tonumber(redis.call('GET', KEYS[j]) or '0')
-  if count >= tonumber(ARGV[3 + j - n]) then
-    local ttl = redis.call('PTTL', KEYS[j])
-    if ttl < 0 then ttl = tonumber(ARGV[3]) end
-    return {'limited', ttl, j - n}
+for j = 1, m do
+  local count = tonumber(redis.call('GET', KEYS[n + j]) or '0')
+  if count >= tonumber(ARGV[4 + j]) then
+    local ttl = redis.call('PTTL', KEYS[n + j])
+    if ttl < 0 then ttl = tonumber(ARGV[4]) end
+    return {'limited', ttl, j}
   end
 end
-for j = n + 1, #KEYS do
-  if redis.call('INCR', KEYS[j]) == 1 then redis.call('PEXPIRE', KEYS[j], ARGV[3]) end
+for j = 1, m do
+  if redis.call('INCR', KEYS[n + j]) == 1 then redis.call('PEXPIRE', KEYS[n + j], ARGV[4]) end
+end
+if #KEYS > n + m then
+  redis.call('HSET', KEYS[n + m + 1], ARGV[5 + m], ARGV[6 + m])
+  redis.call('PEXPIRE', KEYS[n + m + 1], ARGV[7 + m])
 end
 return {'ok'}
 `;
@@ -46,6 +54,8 @@ export interface GuardInput {
   readonly eventId?: string;
   /** Slash commands: who asked and the subcommand word. */
   readonly command?: { readonly userId: string; readonly name: string };
+  /** Recorded (HSET) only when the request passes: the accepted record of a slash command. */
+  readonly accept?: { readonly key: string; readonly field: string; readonly record: string; readonly ttlMs: number };
 }
 
 /** The replay key of a signed HTTP request: its timestamp and body, through its signature. */
@@ -53,7 +63,8 @@ export function signedRequestId(timestamp: string, signature: string): string {
   return createHash('sha256').update(`${timestamp}:${signature}`).digest('base64url');
 }
 
-type Defined = Pick<Redis, 'eval'>;
+type Defined = Pick<Redis, 'eval' | 'evalsha'>;
+const GUARD_SHA = createHash('sha1').update(GUARD_LUA).digest('hex');
 
 export class RequestGuard {
   private readonly rate: SecurityConfig['rateLimits'];
@@ -68,7 +79,7 @@ export class RequestGuard {
 
   /** Whether check() would talk to Redis at all for this input (both features off: no round trip). */
   active(input: GuardInput): boolean {
-    return (this.security.replayProtection && Boolean(input.request || input.eventId)) || (this.rate.enabled && Boolean(input.command));
+    return Boolean(input.accept) || (this.security.replayProtection && Boolean(input.request || input.eventId)) || (this.rate.enabled && Boolean(input.command));
   }
 
   async check(input: GuardInput): Promise<GuardVerdict> {
@@ -88,9 +99,14 @@ export class RequestGuard {
     // Twice the window: a request signed at the edge of the window in the future stays remembered
     // until it is too old to be accepted.
     const ttlMs = SIGNATURE_WINDOW_SECONDS * 2 * 1000;
-    const keys = [...dedupe.map((d) => d.key), ...rate.map((r) => r.key)];
-    const argv = [String(dedupe.length), String(ttlMs), String(this.rate.windowSeconds * 1000), ...rate.map((r) => String(r.limit))];
-    const res = (await this.redis.eval(GUARD_LUA, keys.length, ...keys, ...argv)) as [string, number?, number?];
+    const accept = input.accept;
+    const keys = [...dedupe.map((d) => d.key), ...rate.map((r) => r.key), ...(accept ? [accept.key] : [])];
+    const argv = [String(dedupe.length), String(rate.length), String(ttlMs), String(this.rate.windowSeconds * 1000), ...rate.map((r) => String(r.limit)), ...(accept ? [accept.field, accept.record, String(accept.ttlMs)] : [])];
+    // EVALSHA: the script's text is not sent (and hashed by Redis) once per request.
+    const res = (await this.redis.evalsha(GUARD_SHA, keys.length, ...keys, ...argv).catch((err: unknown) => {
+      if (!String((err as Error).message).startsWith('NOSCRIPT')) throw err;
+      return this.redis.eval(GUARD_LUA, keys.length, ...keys, ...argv);
+    })) as [string, number?, number?];
     if (res[0] === 'dup') return { kind: 'duplicate', what: dedupe[(res[1] ?? 1) - 1]?.what ?? 'request' };
     if (res[0] === 'limited') {
       const hit = rate[(res[2] ?? 1) - 1];

@@ -122,8 +122,31 @@ export function checkSignedBody(raw: string, contentType: string): { ok: true; b
     }
     return { ok: false, why: `malformed interactive payload (type ${typeof doc.type === 'string' ? doc.type.slice(0, 40) : typeof doc.type})` };
   }
-  const fields = Object.fromEntries(form);
-  const cmd = slashCommand.safeParse(fields);
-  if (!cmd.success) return { ok: false, why: 'malformed slash command' };
-  return { ok: true, body: { kind: 'command', userId: cmd.data.user_id, text: cmd.data.text } };
+  // Slash commands are the ack's hot path: the same rules as `slashCommand`, checked by hand
+  // (a zod parse per request was a visible share of the ack's CPU; the unit test keeps them equal).
+  const cmd = quickSlashCommand(form);
+  if (!cmd) return { ok: false, why: 'malformed slash command' };
+  return { ok: true, body: { kind: 'command', userId: cmd.userId, text: cmd.text } };
+}
+
+const COMMAND = /^\/[a-z0-9_-]{1,32}$/;
+const isId = (v: string | null): v is string => v !== null && v.length >= 1 && v.length <= 64;
+
+/** `slashCommand.safeParse` without zod: undefined where the schema would refuse. */
+export function quickSlashCommand(form: URLSearchParams): { userId: string; text: string } | undefined {
+  const command = form.get('command');
+  const text = form.get('text') ?? '';
+  const userId = form.get('user_id');
+  const trigger = form.get('trigger_id');
+  const responseUrl = form.get('response_url');
+  if (command === null || !COMMAND.test(command) || text.length > 4000) return undefined;
+  if (!isId(userId) || !isId(form.get('team_id')) || !isId(form.get('channel_id'))) return undefined;
+  if ((trigger !== null && trigger.length > 200) || (responseUrl !== null && responseUrl.length > 500)) return undefined;
+  return { userId, text };
+}
+
+/** The schema the quick check mirrors (test/unit/signed-body.test.ts compares them). */
+export function schemaSlashCommand(form: URLSearchParams): { userId: string; text: string } | undefined {
+  const cmd = slashCommand.safeParse(Object.fromEntries(form));
+  return cmd.success ? { userId: cmd.data.user_id, text: cmd.data.text } : undefined;
 }

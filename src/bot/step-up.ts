@@ -17,6 +17,7 @@ import { operationText } from '../shared/approval/message.ts';
 import { APPROVAL_ID, type ApprovalRecord } from '../shared/approval/types.ts';
 import type { CodeCheck, TotpVault } from './totp-vault.ts';
 import { newRequestId } from './dispatch.ts';
+import { uploadEnrollmentQr } from './enrollment-qr.ts';
 
 export const STEPUP_CONFIRM_ACTION = 'cdb_stepup_confirm';
 export const STEPUP_ENROLL_VIEW = 'cdb_stepup_enroll';
@@ -89,7 +90,7 @@ export class StepUp implements StepUpGate, StepUpEnroller {
       return 'You are already enrolled for one-time codes. A lost phone is reset by an operator on the bot host (`cdb stepup reset <your user ID>`), never from chat, so that a stolen Slack session cannot enroll a new phone.';
     }
     const minutes = this.deps.config.security.stepUp.enrollMinutes;
-    const text = `*One-time codes for approvals.* Add this to your authenticator app (most apps accept the link; some want the secret part typed in):\n\`${begun.uri}\`\nThen press *Confirm* and enter the code it shows. This message is deleted when you confirm; the enrollment lapses in ${minutes} minutes otherwise.`;
+    const text = `*One-time codes for approvals.* Add this to your authenticator app: scan the QR code below, or open the link (some apps want the secret part typed in):\n\`${begun.uri}\`\nThen press *Confirm* and enter the code it shows. This message is deleted when you confirm; the enrollment lapses in ${minutes} minutes otherwise.`;
     try {
       const posted = await client.chat.postMessage({
         channel: actor.userId, text, unfurl_links: false,
@@ -98,7 +99,11 @@ export class StepUp implements StepUpGate, StepUpEnroller {
           { type: 'actions', elements: [{ type: 'button', action_id: STEPUP_CONFIRM_ACTION, text: { type: 'plain_text', text: 'Confirm' }, style: 'primary', value: 'confirm' }] },
         ],
       });
-      if (posted.channel && posted.ts) await vault.noteDm(actor.userId, { channel: posted.channel, ts: posted.ts });
+      if (posted.channel && posted.ts) {
+        // The same link as a QR code, in the same DM, deleted with it on confirmation.
+        const fileId = await uploadEnrollmentQr(client, posted.channel, begun.uri, log);
+        await vault.noteDm(actor.userId, { channel: posted.channel, ts: posted.ts, ...(fileId ? { fileId } : {}) });
+      }
     } catch (err) {
       log.warn({ err, user: actor.userId }, 'enrollment DM not sent');
       return 'I could not send you a direct message. Open the app\'s Messages tab once and try `/cdb enroll` again.';
@@ -166,6 +171,7 @@ export class StepUp implements StepUpGate, StepUpEnroller {
       }
       await ack();
       if (r.dm) await client.chat.delete({ channel: r.dm.channel, ts: r.dm.ts }).catch((err: unknown) => log.warn({ err }, 'enrollment DM not deleted'));
+      if (r.dm?.fileId) await client.files.delete({ file: r.dm.fileId }).catch((err: unknown) => log.warn({ err }, 'enrollment QR code not deleted'));
       await client.chat.postMessage({ channel: actor.userId, text: ':white_check_mark: Enrolled. Approving a command that needs it will now ask for a code from your app.' }).catch(() => undefined);
       await this.audit(actor, 'enroll', undefined);
     });

@@ -21,7 +21,7 @@ interface Sealed {
   readonly ct: string;
   readonly createdAt: number;
   /** The DM that showed the secret, deleted once enrollment is confirmed. */
-  readonly dm?: { readonly channel: string; readonly ts: string };
+  readonly dm?: { readonly channel: string; readonly ts: string; readonly fileId?: string };
 }
 
 export type CodeCheck =
@@ -95,7 +95,7 @@ export class TotpVault {
   }
 
   /** Remembers the DM that shows the secret (deleted on confirmation). */
-  async noteDm(user: string, dm: { channel: string; ts: string }): Promise<void> {
+  async noteDm(user: string, dm: { channel: string; ts: string; fileId?: string }): Promise<void> {
     const s = await this.load(user);
     if (s?.state !== 'pending') return;
     const ttl = await this.redis.pttl(this.k('secret', user));

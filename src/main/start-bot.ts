@@ -57,7 +57,7 @@ export interface RunningBot {
 /** `registry` replaces the commands/ folder (tests add commands of their own). */
 export async function startBot(config: Config, log: Logger, registry?: Registry): Promise<RunningBot> {
   const core = await startBotCore(config, log, registry);
-  const { app, approvals, listen } = createSlackApp({ config, registry: core.registry, jobs: core.jobs, audit: core.audit, log, redis: core.redis });
+  const { app, approvals, listen, close: closeApp } = createSlackApp({ config, registry: core.registry, jobs: core.jobs, audit: core.audit, log, redis: core.redis });
   const slackSink = new SlackSink(app.client, core.redis, core.registry, keyPrefix(config), config.channels.alerts);
   const sink = new ApprovalAwareSink(slackSink, approvals);
   // What the bot enqueued and waits on: a job that vanishes from Redis is reported as lost, not silence.
@@ -96,6 +96,7 @@ export async function startBot(config: Config, log: Logger, registry?: Registry)
         await app.stop();
       }
       await replies.close();
+      await closeApp();
       await core.close();
     },
   };

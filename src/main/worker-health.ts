@@ -1,10 +1,9 @@
-import { Queue } from 'bullmq';
 import type Docker from 'dockerode';
 import type { Redis } from 'ioredis';
 import { Gauge, Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { Config } from '../shared/config/schema.ts';
-import { JOBS_QUEUE, REPLIES_QUEUE, keyPrefix, queuePrefix, redisErrorReporter } from '../shared/queue/names.ts';
+import { JOBS_QUEUE, REPLIES_QUEUE, keyPrefix, openJobsQueue } from '../shared/queue/names.ts';
 import { alertKeys } from '../features/alerts/store.ts';
 import { startHealthServer, type HealthServer } from '../shared/health-server.ts';
 import { redisCheck, registerQueueGauges, scrapeRead } from '../shared/process-health.ts';
@@ -35,8 +34,7 @@ function registerIncidentGauge(registry: Registry, redis: Redis, key: string): v
 export async function startWorkerHealth(config: Config, deps: WorkerHealthDeps, log: Logger): Promise<HealthServer | undefined> {
   if (!config.health.enabled) return undefined;
   const registry = new Registry();
-  const queues = [...(deps.jobQueues ?? [JOBS_QUEUE]), REPLIES_QUEUE].map((name) => new Queue(name, { connection: deps.connection, prefix: queuePrefix(config) }));
-  for (const q of queues) q.on('error', redisErrorReporter(deps.connection, log));
+  const queues = [...(deps.jobQueues ?? [JOBS_QUEUE]), REPLIES_QUEUE].map((name) => openJobsQueue(config, deps.connection, log, name));
   registerQueueGauges(registry, deps.connection, queues);
   registerIncidentGauge(registry, deps.connection, alertKeys(keyPrefix(config)).states);
   const starting = startHealthServer({

@@ -151,6 +151,8 @@ export interface RigOptions {
   file?: Record<string, unknown>;
   env?: Record<string, string>;
   registry?: Registry;
+  /** A logger of the test's own (e.g. one that keeps every line, to look for a secret). */
+  log?: Logger;
 }
 
 export async function startRig(opts: RigOptions = {}): Promise<Rig> {
@@ -164,7 +166,7 @@ export async function startRig(opts: RigOptions = {}): Promise<Rig> {
   const env = { SLACK_BOT_TOKEN: slack.botToken, SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_API_URL: slack.apiUrl, SLACK_MODE: 'http', PORT: '0', REDIS_URL: redisUrl, ...opts.env };
   const rigRegistry = opts.registry ?? registry;
   const config = buildConfig(file, env, '(approval rig)');
-  const log = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  const log = opts.log ?? createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
   redis.on('error', () => undefined); // reconnects by itself (the Redis restart test)
   const store = new ApprovalStore(redis, prefix);

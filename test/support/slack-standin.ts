@@ -17,6 +17,8 @@ export interface SlackResponsePost {
 export interface SlackUpload {
   file_id: string; filename: string; length: number; content?: Buffer; text?: string; completed: boolean;
   title?: string; channel_id?: string; thread_ts?: string; initial_comment?: string;
+  /** Set by files.delete. */
+  deleted?: boolean;
 }
 /** A modal opened with views.open (or replaced with views.update). */
 export interface SlackView {
@@ -299,6 +301,12 @@ export async function startSlackStandin(): Promise<SlackStandin> {
       const file_id = `F${String(++fileSeq).padStart(10, '0')}`;
       state.uploads.push({ file_id, filename, length, completed: false });
       return { ok: true, upload_url: `${base}/upload/${file_id}`, file_id };
+    },
+    'files.delete': (args) => {
+      const up = state.uploads.find((u) => u.file_id === str(args.file) && !u.deleted);
+      if (!up) return fail('file_not_found');
+      up.deleted = true;
+      return { ok: true };
     },
     'files.completeUploadExternal': (args) => {
       if (!Array.isArray(args.files) || args.files.length === 0) return fail('invalid_arguments');

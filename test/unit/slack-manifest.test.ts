@@ -21,6 +21,7 @@ const METHOD_SCOPES: Readonly<Record<string, readonly string[]>> = {
   'files.uploadV2': ['files:write'],
   'files.getUploadURLExternal': ['files:write'],
   'files.completeUploadExternal': ['files:write'],
+  'files.delete': ['files:write'],
   'reactions.add': ['reactions:write'],
   'conversations.info': ['channels:read'],
   'conversations.members': ['channels:read'],

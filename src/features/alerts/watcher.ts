@@ -1,10 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { Queue } from 'bullmq';
 import type Docker from 'dockerode';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../../shared/config/schema.ts';
-import { envelopeTarget, jobsQueue, queuePrefix, redisErrorReporter } from '../../shared/queue/names.ts';
+import { envelopeTarget, openJobsQueue } from '../../shared/queue/names.ts';
 import type { AlertRuntime } from './check.ts';
 import { type ContainerEvent, watchContainerEvents } from './events.ts';
 import { LokiClient } from './loki-client.ts';
@@ -45,8 +44,7 @@ function eventJobId(events: readonly ContainerEvent[]): string {
  */
 export async function startAlertWatcher(deps: AlertWatcherDeps): Promise<AlertWatcher> {
   const { config, docker, connection, log } = deps;
-  const queue = new Queue(jobsQueue(config), { connection, prefix: queuePrefix(config) });
-  queue.on('error', redisErrorReporter(connection, log));
+  const queue = openJobsQueue(config, connection, log);
   if (!config.alerts.enabled || !config.channels.alerts) {
     // Nowhere to say anything: no checks at all (and no leftover schedule from an earlier config).
     await queue.removeJobScheduler(ALERTS_SCHEDULER_ID).catch(() => false);

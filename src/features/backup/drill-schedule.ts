@@ -1,9 +1,8 @@
-import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../../shared/config/schema.ts';
 import type { JobEnvelope } from '../../shared/contracts/envelope.ts';
-import { envelopeTarget, jobsQueue, queuePrefix, redisErrorReporter } from '../../shared/queue/names.ts';
+import { envelopeTarget, openJobsQueue } from '../../shared/queue/names.ts';
 
 export const DRILL_SCHEDULER_ID = 'drill';
 /** No user path produces this request id: it marks scheduled drills (see isScheduledDrill). */
@@ -20,8 +19,7 @@ function envelope(): JobEnvelope {
 
 /** Runs `drill` on `backup.drillSchedule` (cron), or removes the schedule when there is none. */
 export async function startDrillSchedule(config: Config, connection: Redis, log: Logger): Promise<void> {
-  const queue = new Queue(jobsQueue(config), { connection, prefix: queuePrefix(config) });
-  queue.on('error', redisErrorReporter(connection, log));
+  const queue = openJobsQueue(config, connection, log);
   try {
     const pattern = config.backup.drillSchedule;
     if (!pattern) {

@@ -1,9 +1,8 @@
-import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../../shared/config/schema.ts';
 import type { JobEnvelope } from '../../shared/contracts/envelope.ts';
-import { envelopeTarget, jobsQueue, queuePrefix, redisErrorReporter } from '../../shared/queue/names.ts';
+import { envelopeTarget, openJobsQueue } from '../../shared/queue/names.ts';
 
 export const DOCTOR_SCHEDULER_ID = 'doctor';
 /** No user path produces this request id (the bot and the CLI draw random ones): it marks scheduled runs. */
@@ -36,8 +35,7 @@ export function isScheduledRun(ctx: { readonly requestId: string; readonly actor
 }
 
 export async function startDoctorSchedule(config: Config, connection: Redis, log: Logger): Promise<void> {
-  const queue = new Queue(jobsQueue(config), { connection, prefix: queuePrefix(config) });
-  queue.on('error', redisErrorReporter(connection, log));
+  const queue = openJobsQueue(config, connection, log);
   try {
     const pattern = config.doctor.schedule;
     if (!pattern) {

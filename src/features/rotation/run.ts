@@ -6,7 +6,7 @@ import type { Config } from '../../shared/config/schema.ts';
 import { OpsError } from '../../shared/errors.ts';
 import { Queue } from 'bullmq';
 import type { JobEnvelope } from '../../shared/contracts/envelope.ts';
-import { envelopeTarget, jobsQueue, keyPrefix, queuePrefix, redisErrorReporter } from '../../shared/queue/names.ts';
+import { envelopeTarget, keyPrefix, openJobsQueue } from '../../shared/queue/names.ts';
 import { consumerOps, DowntimeProbe } from './consumers.ts';
 import type { Journal, RotationKind, RotationMode, RotationResult, RotationStep, SecretHost, SecretSpec, StepContext } from './engine.ts';
 import { RotationJournal } from './journal.ts';
@@ -113,8 +113,7 @@ export function makeContext(deps: RotationDeps, spec: SecretSpec, journal: Pick<
   const opened: SecretHost[] = [];
   const queue = (): Queue => {
     // The target's own queue: the follow-up (e.g. the end of an api-key window) runs on this stack's worker.
-    const q = new Queue(jobsQueue(config), { connection: deps.redis, prefix: queuePrefix(config) });
-    q.on('error', redisErrorReporter(deps.redis, log));
+    const q = openJobsQueue(config, deps.redis, log);
     return q;
   };
   const ctx: StepContext<Record<string, unknown>> = {

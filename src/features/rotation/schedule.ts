@@ -1,16 +1,14 @@
-import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../../shared/config/schema.ts';
 import type { JobEnvelope } from '../../shared/contracts/envelope.ts';
-import { envelopeTarget, jobsQueue, queuePrefix, redisErrorReporter } from '../../shared/queue/names.ts';
+import { envelopeTarget, openJobsQueue } from '../../shared/queue/names.ts';
 
 export const SECRETS_CHECK_ID = 'secrets-check';
 
 /** The overdue check on `rotation.checkSchedule` (a cron pattern), on the target's own queue; removed when unset. */
 export async function startSecretsCheckSchedule(config: Config, connection: Redis, log: Logger): Promise<void> {
-  const queue = new Queue(jobsQueue(config), { connection, prefix: queuePrefix(config) });
-  queue.on('error', redisErrorReporter(connection, log));
+  const queue = openJobsQueue(config, connection, log);
   try {
     const pattern = config.rotation.checkSchedule;
     if (!pattern) {

@@ -270,6 +270,18 @@ export const configSchema = z
       .strict()
       .default({ enabled: true, host: '127.0.0.1', botPort: 9464, workerPort: 9465 }),
     backup: backupSection,
+    /**
+     * Read-only queue dashboard (bull-board) in the bot process, off by default (docs/observability.md).
+     * Bound to 127.0.0.1: reach it through an SSH tunnel, never expose it.
+     */
+    dashboard: z
+      .object({
+        enabled: z.boolean().default(false),
+        host: z.string().regex(/^[0-9a-fA-F.:]+$|^localhost$/, 'an IP address such as 127.0.0.1').default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).default(9466),
+      })
+      .strict()
+      .default({ enabled: false, host: '127.0.0.1', port: 9466 }),
   })
   .strict()
   .refine((c) => !c.defaultTarget || (c.targets ?? []).some((t) => t.name === c.defaultTarget), { message: 'defaultTarget must name one of targets', path: ['defaultTarget'] })

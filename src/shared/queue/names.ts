@@ -1,3 +1,4 @@
+import { Queue } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
@@ -89,4 +90,15 @@ export function envelopeTarget(config: { readonly target?: { readonly name: stri
 /** The jobs queue this config's jobs go to: `jobs`, or `jobs-<target>` in a per-target view. */
 export function jobsQueue(config: { readonly target?: { readonly queue: string } }): string {
   return config.target?.queue ?? JOBS_QUEUE;
+}
+
+/**
+ * The one way to open a BullMQ queue on a shared connection: `jobsQueue(config)` unless `name` says
+ * otherwise (the root `jobs` queue, `replies`), with its errors going to the connection's
+ * once-per-outage warning instead of a stack trace per failed reconnect.
+ */
+export function openJobsQueue(config: Pick<Config, 'redis'> & { readonly target?: { readonly queue: string } }, connection: Redis, log?: Pick<Logger, 'warn'>, name = jobsQueue(config)): Queue {
+  const queue = new Queue(name, { connection, prefix: queuePrefix(config) });
+  queue.on('error', redisErrorReporter(connection, log));
+  return queue;
 }

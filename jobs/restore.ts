@@ -7,6 +7,7 @@ import { restoreNow } from '../src/features/backup/restore-command.ts';
 /** Runs only after approval (the `restore` command has `approval: true`). */
 export default defineJob({
   name: 'restore',
+  journaled: true,
   args: restoreArgs,
   timeoutMs: 4 * 3600_000,
   async run(ctx, args): Promise<RestoreResult> {

@@ -7,6 +7,7 @@ import { runClear, runRollback } from '../src/features/rollback/run-rollback.ts'
 /** Runs only after approval (the `rollback` command has `approval: true`). */
 export default defineJob({
   name: 'rollback',
+  journaled: true,
   args: rollbackArgs,
   async run(ctx, args): Promise<RollbackJobResult> {
     // The queue is not trusted: the name is checked again before anything reaches Docker.

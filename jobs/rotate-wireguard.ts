@@ -6,6 +6,7 @@ import { rotateWireguard } from '../src/features/rotation/wireguard/run.ts';
 /** `/cdb rotate wireguard <tunnel>` (the `rotate` command picks this job); runs only after approval. */
 export default defineJob({
   name: 'rotate-wireguard',
+  journaled: true,
   args: rotateWireguardArgs,
   timeoutMs: 300_000,
   async run(ctx, args): Promise<WgRotationResult> {

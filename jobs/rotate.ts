@@ -8,6 +8,7 @@ import { rotationDeps } from '../src/features/rotation/job-deps.ts';
 /** Runs only after approval (`rotate` has `approval: true`); the values never leave the worker. */
 export default defineJob({
   name: 'rotate',
+  journaled: true,
   args: rotateArgs,
   // A rolling restart of many consumers with health waits can take a while; the journal makes it resumable anyway.
   timeoutMs: 3_600_000,

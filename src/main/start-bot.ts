@@ -64,13 +64,15 @@ export async function startBot(config: Config, log: Logger, registry?: Registry)
   const awaited = new AwaitedJobs({ jobs: core.jobs, redis: core.redis, keyPrefix: keyPrefix(config), sink, log });
   awaited.attach();
   await awaited.load();
-  const replies = consumeReplies(config, core, awaited.observe(sink), log);
+  const observed = awaited.observe(sink);
+  const replies = consumeReplies(config, core, observed, log);
   const lostCheck = awaited.start();
   // HTTP: our own server, the signed-request gate in front of Bolt's receiver (http-gate.ts).
   const server = listen ? await listen(config.slack.port) : undefined;
   if (!listen) await app.start();
-  // Expiry, recovery of approved-but-unqueued requests and the group mirror; all state is in Redis.
-  const sweeper = startApprovalSweeper(approvals, log);
+  // Expiry, recovery of approved-but-unqueued requests, runs whose worker died, and the group mirror;
+  // all state is in Redis. An interrupted run is told in its thread like any reply.
+  const sweeper = startApprovalSweeper(approvals, log, { tell: (reply) => observed.deliver(reply) });
   // Targets whose workers disappear (or come back) are announced once in the alerts channel.
   const watch = isMultiTarget(config) || config.targets?.length ? startTargetWatch({ redis: core.redis, prefix: keyPrefix(config), overview: () => core.jobs.overview(), notify: (n) => sink.deliver(n), log }) : undefined;
   const checkpoints = startCheckpoints({ config, audit: core.audit, redis: core.redis, client: app.client, log });

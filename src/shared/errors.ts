@@ -17,6 +17,7 @@ export const ERROR_CODES = {
   APPROVAL_TAMPERED: 'An approval click or job did not match the stored request (id, arguments, channel, message, app or team).',
   APPROVAL_REVOKED: 'An approver or the requester no longer holds the needed role when the job was about to start.',
   APPROVAL_REUSED: 'The approved request was already used once; it is never run a second time.',
+  JOB_INTERRUPTED: 'The worker running an approved job died before it finished; it was not run again and may be half done.',
   REPLAYED: 'A signed request, Socket Mode envelope or event was delivered again; it was acknowledged and not run (audit only).',
   RATE_LIMITED: 'The user ran more commands (or more of one command) than the rate limits allow; nothing was queued.',
   STEPUP_REQUIRED: 'The approval needs a one-time code, and the code dialog could not be opened.',

@@ -10,6 +10,9 @@ import { approvalSettings, jobNeedsApproval } from '../shared/approval/policy.ts
 import type { Refusal } from '../shared/approval/state-machine.ts';
 import type { ApprovalStore } from '../shared/approval/store.ts';
 import type { ApprovalRecord } from '../shared/approval/types.ts';
+import { interruptedError } from '../shared/approval/interrupted.ts';
+import { PROCESS_OWNER } from '../shared/journal.ts';
+import { acquireLock } from '../shared/lock.ts';
 
 /** A job admitted through approval: the record is `executing`; `finish` records how it ended. */
 export interface ApprovedRun {
@@ -101,8 +104,22 @@ export class ApprovalGate {
     return undefined;
   }
 
-  /** undefined: no approval involved, run as usual. Throws OpsError when the job must not run. */
-  async admit(env: JobEnvelope, jobName: string, jobId: string | undefined): Promise<ApprovedRun | undefined> {
+  /**
+   * A request that already started: a re-delivery (BullMQ hands a stalled job on after its worker
+   * died) or a duplicate. Not journaled and its worker dead: say so (the bot's sweeper tells the thread).
+   */
+  private async usedError(record: ApprovalRecord): Promise<OpsError> {
+    if (!record.journaled && (record.interrupted || (record.state === 'executing' && !(await this.deps.store.redis.exists(this.deps.store.runLockKey(record.id)))))) {
+      return interruptedError(record);
+    }
+    return refusalError('used', record);
+  }
+
+  /**
+   * undefined: no approval involved, run as usual. Throws OpsError when the job must not run.
+   * `journaled`: the job keeps a crash journal whose recoverer finishes the request after a crash.
+   */
+  async admit(env: JobEnvelope, jobName: string, jobId: string | undefined, opts: { journaled?: boolean } = {}): Promise<ApprovedRun | undefined> {
     const registry = await this.deps.registry();
     const gated = env.approval !== undefined || jobNeedsApproval(registry, this.deps.config, env.command, jobName, env.args);
     if (!gated) return undefined;
@@ -113,7 +130,7 @@ export class ApprovalGate {
     if (id !== env.requestId || jobId !== id) throw new OpsError('APPROVAL_TAMPERED', `The job's ids do not match approval request \`${id}\`. It was not run.`);
     const record = await this.deps.store.get(id);
     if (!record) throw new OpsError('APPROVAL_NOT_FOUND', `There is no approval request \`${id}\`. The job was not run.`);
-    if (record.state !== 'approved') throw refusalError(record.startedAt !== undefined || record.state === 'executing' ? 'used' : 'closed', record);
+    if (record.state !== 'approved') throw record.startedAt !== undefined || record.state === 'executing' ? await this.usedError(record) : refusalError('closed', record);
 
     const differs = mismatches(record, env, jobName);
     if (differs.length) {
@@ -125,17 +142,29 @@ export class ApprovalGate {
       await this.abort(record, revoked);
       throw new OpsError('APPROVAL_REVOKED', `Not run: ${revoked}.`);
     }
-    const started = await this.deps.store.apply(id, { type: 'start', digest: record.digest });
-    if (!started.found) throw new OpsError('APPROVAL_NOT_FOUND', `There is no approval request \`${id}\`. The job was not run.`);
-    if (started.refusal || started.outcome !== 'executing') {
+    // The run lock follows this process's liveness while the job runs: taken before `executing`
+    // and released after the outcome is recorded, so `executing` without it means this worker died.
+    const run = await acquireLock(this.deps.store.redis, this.deps.store.runLockKey(id), { owner: `run-${PROCESS_OWNER}` });
+    if (!run) throw refusalError('used', record);
+    const started = await this.deps.store.apply(id, { type: 'start', digest: record.digest, ...(opts.journaled ? { journaled: true } : {}) }).catch(async (err: unknown) => {
+      await run.release().catch(() => undefined);
+      throw err;
+    });
+    if (!started.found || started.refusal || started.outcome !== 'executing') {
+      await run.release().catch(() => undefined);
+      if (!started.found) throw new OpsError('APPROVAL_NOT_FOUND', `There is no approval request \`${id}\`. The job was not run.`);
       if (started.outcome === 'failed') await this.audit(started.record, 'failed', SYSTEM_ACTOR, started.record.reason);
       throw refusalError(started.refusal, started.record);
     }
     return {
       record: started.record,
       finish: async (ok, reason) => {
-        const done = await this.deps.store.apply(id, { type: 'finish', ok, reason: reason?.slice(0, 500) });
-        if (done.found && (done.outcome === 'executed' || done.outcome === 'failed')) await this.audit(done.record, done.outcome, record.requester, done.record.reason);
+        try {
+          const done = await this.deps.store.apply(id, { type: 'finish', ok, reason: reason?.slice(0, 500) });
+          if (done.found && (done.outcome === 'executed' || done.outcome === 'failed')) await this.audit(done.record, done.outcome, record.requester, done.record.reason);
+        } finally {
+          await run.release().catch(() => undefined);
+        }
       },
     };
   }

@@ -41,6 +41,11 @@ export interface JobDef<S extends z.ZodType, R> {
   /** Validates the job data again on the worker side: the queue is not trusted. */
   readonly args: S;
   readonly timeoutMs?: number;
+  /**
+   * The job keeps a crash journal whose recoverer finishes (or reverts) it, reports in its thread
+   * and closes its approval after a crash. Other approved jobs are closed as interrupted.
+   */
+  readonly journaled?: true;
   run(ctx: JobContext, args: z.output<S>): Promise<R>;
 }
 

@@ -16,6 +16,7 @@ import { startProgress } from './progress.ts';
 import type { ReplyQueue } from './reply-queue.ts';
 import { reporterFor } from './report.ts';
 import { hasJournal } from '../shared/journal.ts';
+import { pausePoint } from '../shared/pause-point.ts';
 import { keyPrefix } from '../shared/queue/names.ts';
 import { dockerTimeoutError, stalledDockerCall } from '../host/docker-watch.ts';
 import { jobSeconds, jobsTotal } from '../shared/metrics.ts';
@@ -53,7 +54,8 @@ export function createProcessor(deps: ProcessorDeps): (job: Job) => Promise<JobO
     jobsTotal.inc({ job: env.command, outcome: 'refused' });
     // A job redelivered after its worker died: its journal's recoverer reports what happened, so
     // "already started once" would only overwrite that report.
-    const journaled = user.code === 'APPROVAL_REUSED' && (await hasJournal(connection, keyPrefix(config), env.requestId).catch(() => false));
+    // An interrupted run is reported once, by whoever closes its approval (the bot's sweeper).
+    const journaled = user.code === 'JOB_INTERRUPTED' || (user.code === 'APPROVAL_REUSED' && (await hasJournal(connection, keyPrefix(config), env.requestId).catch(() => false)));
     if (!journaled) await replies.send({ type: 'error', requestId: env.requestId, command: env.command, origin: env.origin, code: user.code, message: user.message, durationMs: 0 });
     await audit.record({ requestId: env.requestId, command: env.command, args: env.args, actor: env.actor, via: env.origin.kind, outcome: 'rejected', code: user.code });
     return new UnrecoverableError(user.code);
@@ -69,10 +71,12 @@ export function createProcessor(deps: ProcessorDeps): (job: Job) => Promise<JobO
     const jobLog = log.child({ cmd: env.command, user: env.actor.userId, requestId: env.requestId, jobId: job.id });
     let approval: ApprovedRun | undefined;
     try {
-      approval = await gate.admit(env, job.name, job.id);
+      approval = await gate.admit(env, job.name, job.id, { journaled: def?.journaled === true });
     } catch (err) {
       throw await refuse(env, err, jobLog);
     }
+    // Test-only: crash tests kill the worker here, with an approved job `executing` (pause-point.ts).
+    if (approval) await pausePoint(`job-${job.name}:running`);
     const args = def?.args.safeParse(env.args);
     if (!def || !args?.success) {
       await approval?.finish(false, 'the worker cannot run this job (unknown job or bad arguments)');

@@ -88,28 +88,38 @@ describe('health alerts end to end: Docker + Loki → incidents → one Slack th
 
   it('turns a Loki error burst into an incident, threads its updates, resolves it, and opens a new one on re-fire', async () => {
     push('core', ['level=error msg="db timeout" password=hunter2', 'level=error msg="db timeout"', 'panic: nil map', 'Exception in thread main']);
-    const root = await waitFor(() => incidentRoots('core')[0], { what: 'the error-burst incident', timeoutMs: LONG });
-    expect(textOf(root)).toContain('error burst');
-    const evidence = await waitFor(() => replies(h, ALERTS, root.ts).find((m) => textOf(m).includes('Evidence')), { what: 'the evidence reply', timeoutMs: LONG });
-    expect(textOf(evidence)).toContain('db timeout');
-    expect(textOf(evidence)).toContain('[REDACTED]');
-    expect(textOf(evidence)).toContain('runbooks/error-burst.md');
+    // Errors keep coming until the crash was seen: the incident must stay open however slow the
+    // steps below are (the 6 s window would otherwise let it resolve under load).
+    const stillFailing = setInterval(() => push('core', ['level=error msg="db timeout"']), 500);
+    let root: Awaited<ReturnType<typeof incidentRoots>>[number];
+    try {
+      root = await waitFor(() => incidentRoots('core')[0], { what: 'the error-burst incident', timeoutMs: LONG });
+      expect(textOf(root)).toContain('error burst');
+      const evidence = await waitFor(() => replies(h, ALERTS, root.ts).find((m) => textOf(m).includes('Evidence')), { what: 'the evidence reply', timeoutMs: LONG });
+      expect(textOf(evidence)).toContain('db timeout');
+      expect(textOf(evidence)).toContain('[REDACTED]');
+      expect(textOf(evidence)).toContain('runbooks/error-burst.md');
 
-    // The container crashes while the incident is open (errors still coming): an update in the thread, the root edited.
-    push('core', ['level=error msg="db timeout"', 'level=error msg="db timeout"', 'level=error msg="db timeout"']);
-    await runCommand('docker', ['kill', name('core')]);
-    const update = await waitFor(() => replies(h, ALERTS, root.ts).find((m) => m.text.includes('Now also exited')), { what: 'the escalation reply', timeoutMs: LONG });
-    expect(update.thread_ts).toBe(root.ts);
-    await waitFor(() => h.slack.messages.get(`${ALERTS}:${root.ts}`)?.text.includes('exited'), { what: 'the root to show the crash', timeoutMs: LONG });
-    expect(incidentRoots('core')).toHaveLength(1);
+      // The container crashes while the incident is open (errors still coming): an update in the thread, the root edited.
+      await runCommand('docker', ['kill', name('core')]);
+      const update = await waitFor(() => replies(h, ALERTS, root.ts).find((m) => m.text.includes('Now also exited')), { what: 'the escalation reply', timeoutMs: LONG });
+      expect(update.thread_ts).toBe(root.ts);
+      await waitFor(() => h.slack.messages.get(`${ALERTS}:${root.ts}`)?.text.includes('exited'), { what: 'the root to show the crash', timeoutMs: LONG });
+      expect(incidentRoots('core')).toHaveLength(1);
+    } finally {
+      clearInterval(stillFailing);
+    }
 
     // Recovery: running again, and the errors age out of the window.
     await runCommand('docker', ['start', name('core')]);
     const resolved = await waitFor(() => replies(h, ALERTS, root.ts).find((m) => m.text.includes('Resolved after')), { what: 'the resolved reply', timeoutMs: LONG });
     expect(textOf(resolved)).toContain('History');
-    const edited = h.slack.messages.get(`${ALERTS}:${root.ts}`);
-    expect(edited?.text).toContain('Resolved: core');
-    expect(textOf(edited!)).toMatch(/\*Duration\*\\n\d+s/);
+    // The root is edited by its own chat.update, which may land after the reply.
+    const edited = await waitFor(() => {
+      const m = h.slack.messages.get(`${ALERTS}:${root.ts}`);
+      return m?.text.includes('Resolved: core') ? m : undefined;
+    }, { what: 'the root to show the resolution', timeoutMs: LONG });
+    expect(textOf(edited)).toMatch(/\*Duration\*\\n\d+s/);
 
     // A new burst after resolution is a new incident: a second root, not a reply in the old thread.
     push('core', ['level=error second wave', 'level=error second wave', 'level=error second wave']);

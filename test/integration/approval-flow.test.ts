@@ -307,9 +307,15 @@ describe('two-person approval through the real HTTP receiver, Redis and worker',
     expect(started).toMatchObject({ outcome: 'executing' });
     await rig.startWorker();
     await waitFor(async () => (await rig.queue.getJob(crashed))?.isFailed(), { what: 'crashed job to be refused' });
-    expect((await rig.queue.getJob(crashed))?.failedReason).toBe('APPROVAL_REUSED');
+    // No run lock (no live worker runs it): the first run was interrupted, and it is not run again.
+    expect((await rig.queue.getJob(crashed))?.failedReason).toBe('JOB_INTERRUPTED');
     expect(runs.get(crashed)).toBeUndefined();
-    expect((await rig.record(crashed)).state).toBe('executing');
+    // The bot's sweeper closes the request and tells its thread, once.
+    const closed = await rig.waitForState(crashed, 'failed');
+    expect(closed.interrupted).toBe(true);
+    const told = await waitFor(() => [...rig.slack.messages.values()].find((m) => m.thread_ts === closed.messageTs && /was interrupted/.test(m.text)), { what: 'the thread to be told' });
+    expect(told.text).toMatch(/keeps no crash journal, so part of it may have been done/);
+    expect([...rig.slack.messages.values()].filter((m) => m.thread_ts === closed.messageTs && /already started once/.test(m.text))).toHaveLength(0);
   });
 
   it('runs an approved request exactly once if the bot died between approving and enqueuing', async () => {

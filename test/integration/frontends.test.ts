@@ -66,7 +66,9 @@ describe('terminal front ends and remote Docker', () => {
   });
 
   it('npm run dev without Slack tokens opens the local demo console; /cdb status goes through queue and worker', async () => {
-    const child = spawn('npx', ['tsx', 'src/main/dev.ts'], { cwd: ROOT, env: { ...process.env, CDB_CONFIG: configPath, SLACK_BOT_TOKEN: '', LOG_LEVEL: 'warn' }, stdio: ['pipe', 'pipe', 'pipe'] });
+    // node itself, not `npx tsx`: npx's own child would outlive a kill of npx.
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main/dev.ts'], { cwd: ROOT, env: { ...process.env, CDB_CONFIG: configPath, SLACK_BOT_TOKEN: '', LOG_LEVEL: 'warn', HEALTH_PORT: '0' }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const exited = new Promise((r) => child.once('exit', r));
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
     try {
@@ -77,20 +79,23 @@ describe('terminal front ends and remote Docker', () => {
       expect(out).toContain('is on its way');
       expect(out).toMatch(/crashloop/);
       child.stdin.write('exit\n');
-      await new Promise((r) => child.once('exit', r));
+      await exited;
     } finally {
-      child.kill();
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await exited;
+      }
     }
   });
 
   it('the demo console refuses to start with NODE_ENV=production', async () => {
-    const res = await run('npx', ['tsx', 'src/main/dev.ts'], { cwd: ROOT, env: { ...process.env, CDB_CONFIG: configPath, NODE_ENV: 'production' } }).catch((e: { code: number; stderr: string }) => e);
+    const res = await run(process.execPath, ['--import', 'tsx', 'src/main/dev.ts'], { cwd: ROOT, env: { ...process.env, CDB_CONFIG: configPath, NODE_ENV: 'production', HEALTH_PORT: '0' } }).catch((e: { code: number; stderr: string }) => e);
     expect(res).toMatchObject({ code: 2 });
     expect((res as { stderr: string }).stderr).toContain('refuses to run with NODE_ENV=production');
   });
 
   it('the worker refuses to start with any Slack credential in its environment', async () => {
-    const res = await run('npx', ['tsx', 'src/main/worker.ts'], { cwd: ROOT, env: { ...process.env, CDB_CONFIG: configPath, SLACK_APP_TOKEN_FILE: '/run/secrets/x' } }).catch((e: { code: number; stderr: string }) => e);
+    const res = await run(process.execPath, ['--import', 'tsx', 'src/main/worker.ts'], { cwd: ROOT, env: { ...process.env, CDB_CONFIG: configPath, SLACK_APP_TOKEN_FILE: '/run/secrets/x', HEALTH_PORT: '0' } }).catch((e: { code: number; stderr: string }) => e);
     expect(res).toMatchObject({ code: 2 });
     expect((res as { stderr: string }).stderr).toContain('must not hold Slack credentials: remove SLACK_APP_TOKEN_FILE');
   });

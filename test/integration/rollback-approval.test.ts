@@ -142,7 +142,9 @@ describe('rollback through two-person approval', () => {
     expect((await postSigned(eventsUrl, blockActionsBody(click), SECRET)).status).toBe(200);
 
     await waitFor(async () => (await store.get(id))?.state === 'executed', { what: 'the rollback to finish', timeoutMs: 180_000 });
-    expect(await version()).toBe('v1');
+    // What serves is read through a freshly published host port (the replacement's own), which the
+    // engine's port proxy may answer a moment after the container is healthy: wait for v1, never sleep.
+    await waitFor(async () => (await version()) === 'v1', { what: 'web v1 to answer after the rollback', timeoutMs: 60_000 });
     // Posted in the request's thread, or (a run over 2 s) as an update of the progress message there.
     const result = await waitForFinalReply(sl(), id, { channel: CHANNEL, timeoutMs: 60_000 });
     expect(result.thread_ts).toBe(record?.messageTs);

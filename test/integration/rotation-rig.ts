@@ -1,6 +1,6 @@
 // The real bot (HTTP receiver, the real commands/) in this process and the real worker as a child
 // process (so a test can SIGKILL it), Slack replaced by the stand-in, against real Redis and Docker.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -17,6 +17,7 @@ import type { Journal } from '../../src/features/rotation/engine.ts';
 import { startSlackStandin, type SlackStandin } from '../support/slack-standin.ts';
 import { blockActionsBody, postSigned, slashCommandBody } from '../support/slack-sign.ts';
 import { randomSuffix, waitFor } from '../support/compose-stack.ts';
+import { spawnWorker } from '../support/worker-process.ts';
 
 export const SIGNING_SECRET = 'test-signing-secret-rotation-9b1d6c2f0e2a4d7c8e5f3a1b6c9d0e2f';
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -26,7 +27,6 @@ export const ALERTS = 'C0ALERTS01';
 const APP_ID = 'A123456';
 export const ALICE = 'U0ALICE';
 export const BOB = 'U0BOB';
-const ROOT = new URL('../..', import.meta.url).pathname;
 
 export interface RotationRig {
   readonly config: Config;
@@ -82,17 +82,13 @@ async function startWithFile(given: Record<string, unknown>, dir: string, prefix
     async startWorker(pause) {
       // One worker at a time: a leftover one would run the job without the pause point.
       await rig.killWorker('SIGTERM');
-      const child = spawn(process.execPath, ['--import', 'tsx', 'src/main/worker.ts'], {
-        cwd: ROOT,
-        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', CDB_CONFIG: configPath, REDIS_URL, LOG_LEVEL: 'debug', HEALTH_PORT: '0', ...(pause ? { CDB_TEST_ROTATION_PAUSE: pause } : {}) },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
+      const w = spawnWorker(configPath, { logLevel: 'debug', ...(pause ? { env: { CDB_TEST_ROTATION_PAUSE: pause } } : {}) });
+      const child = w.child;
       child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
       child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
       all.push(child);
       worker = child;
-      await waitFor(() => output.includes('worker started') || child.exitCode !== null, { what: 'the worker to start', timeoutMs: 60_000 });
-      if (child.exitCode !== null) throw new Error(`the worker exited at start: ${output.slice(-2000)}`);
+      await w.started;
       return child;
     },
     async killWorker(signal = 'SIGKILL') {

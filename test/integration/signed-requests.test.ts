@@ -152,7 +152,8 @@ describe('malformed signed bodies against the bot process (npm run start:bot, HT
     writeFileSync(configPath, JSON.stringify({ stack: { project: `cdbt${randomSuffix()}` }, redis: { prefix }, roles: { viewer: { users: [VIEWER] } } }));
     const port = await freePort();
     url = `http://127.0.0.1:${port}/slack/events`;
-    child = spawn('npx', ['tsx', 'src/main/bot.ts'], {
+    // node itself, not `npx tsx`: npx's own child would outlive a kill of npx and leak the bot.
+    child = spawn(process.execPath, ['--import', 'tsx', 'src/main/bot.ts'], {
       cwd: ROOT,
       env: { ...process.env, CDB_CONFIG: configPath, SLACK_MODE: 'http', PORT: String(port), SLACK_BOT_TOKEN: slack.botToken, SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_API_URL: slack.apiUrl, REDIS_URL, LOG_LEVEL: 'info', HEALTH_PORT: '0' },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -164,10 +165,13 @@ describe('malformed signed bodies against the bot process (npm run start:bot, HT
   });
 
   afterAll(async () => {
-    if (child && child.exitCode === null) {
+    if (child && child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
+      // A bot that does not stop on SIGTERM is killed: nothing outlives the file.
+      const hard = setTimeout(() => child.kill('SIGKILL'), 15_000);
       await exited;
+      clearTimeout(hard);
     }
     const redis = new Redis(REDIS_URL);
     const keys = await redis.keys(`${prefix}:*`);

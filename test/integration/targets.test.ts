@@ -1,7 +1,7 @@
 // Two targets sharing one Redis: one worker in this process (`web`), one in a child process
 // (`services`, started as `npm run start:worker` would, with CDB_TARGET). Real bot, BullMQ, Docker.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +15,7 @@ import { WORKER_ID } from '../../src/features/rotation/job-deps.ts';
 import { readFile } from 'node:fs/promises';
 import { randomSuffix, waitFor } from '../support/compose-stack.ts';
 import { REDIS_URL, SIGNING_SECRET, startHarness, type Harness } from '../support/harness.ts';
+import { spawnWorker } from '../support/worker-process.ts';
 import { blockActionsBody, postSigned } from '../support/slack-sign.ts';
 
 const OPERATOR = 'U0OPER1';
@@ -37,10 +38,7 @@ describe('many targets: a worker per target on its own queue', () => {
   };
   let childLog = '';
   const startServices = async () => {
-    services = spawn(process.execPath, ['--import', 'tsx', 'src/main/worker.ts'], {
-      env: { PATH: process.env.PATH ?? '', CDB_CONFIG: join(dir, 'cdb.json'), CDB_TARGET: 'services', REDIS_URL, LOG_LEVEL: 'warn', HEALTH_PORT: '0' },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    services = spawnWorker(join(dir, 'cdb.json'), { logLevel: 'warn', env: { CDB_TARGET: 'services' } }).child;
     services.stderr?.setEncoding('utf8').on('data', (c: string) => (childLog = (childLog + c).slice(-5000)));
   };
   /** A message posted after call number `mark` (older notices, e.g. a heartbeat that lagged under load, do not count). */

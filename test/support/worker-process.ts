@@ -23,7 +23,16 @@ export interface WorkerChild {
   kill(signal: NodeJS.Signals): void;
 }
 
-export function spawnWorker(configPath: string, opts: { pauseAt?: readonly string[]; pauseDir?: string; logLevel?: string } = {}): WorkerChild {
+export interface SpawnWorkerOptions {
+  readonly pauseAt?: readonly string[];
+  readonly pauseDir?: string;
+  readonly logLevel?: string;
+  /** More environment (CDB_TARGET, CDB_TEST_ROTATION_PAUSE…); never Slack credentials. */
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+/** The one place tests start a worker process (node itself, never `npx tsx`, whose child outlives a kill). */
+export function spawnWorker(configPath: string, opts: SpawnWorkerOptions = {}): WorkerChild {
   // Only what a worker needs: it refuses to start with any Slack credential in its environment.
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
@@ -34,6 +43,7 @@ export function spawnWorker(configPath: string, opts: { pauseAt?: readonly strin
     // Several workers run at once (and the suite runs files in parallel): no fixed health port.
     HEALTH_PORT: '0',
     ...(opts.pauseAt?.length && opts.pauseDir ? { CDB_TEST_PAUSE_AT: opts.pauseAt.join(','), CDB_TEST_PAUSE_DIR: opts.pauseDir } : {}),
+    ...opts.env,
   };
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main/worker.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';

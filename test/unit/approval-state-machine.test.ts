@@ -91,6 +91,19 @@ describe('approval state machine', () => {
     expect(decide(record(), { type: 'start', digest: approved.digest }, T0)).toEqual({ refusal: 'closed' });
   });
 
+  it('interrupts only an executing request (its worker died): failed, marked interrupted, once; journaled is kept from start', () => {
+    const approved = decide(record(), approve(), T0).next as ApprovalRecord;
+    expect(decide(approved, { type: 'interrupt', reason: 'x' }, T0 + 1)).toEqual({ refusal: 'closed' });
+    const executing = decide(approved, { type: 'start', digest: approved.digest, journaled: true }, T0 + 10).next as ApprovalRecord;
+    expect(executing.journaled).toBe(true);
+    const interrupted = decide(executing, { type: 'interrupt', reason: 'interrupted: the worker stopped' }, T0 + 20);
+    expect(interrupted).toMatchObject({ outcome: 'failed', next: { state: 'failed', interrupted: true, finishedAt: T0 + 20, reason: 'interrupted: the worker stopped' } });
+    const failed = interrupted.next as ApprovalRecord;
+    expect(decide(failed, { type: 'interrupt', reason: 'again' }, T0 + 21)).toEqual({ refusal: 'closed' });
+    expect(decide(failed, { type: 'finish', ok: true }, T0 + 22)).toEqual({ refusal: 'closed' });
+    expect(decide(failed, { type: 'start', digest: approved.digest }, T0 + 23)).toEqual({ refusal: 'used' });
+  });
+
   it('gives an approved job a start window of at least 15 minutes, then fails it as stale', () => {
     const short = record({ expiresAt: T0 + 3000 });
     const approved = decide(short, approve(), T0 + 1000).next as ApprovalRecord;

@@ -1,5 +1,7 @@
 import type { Logger } from 'pino';
 import type { Reply } from '../../shared/contracts/envelope.ts';
+import { closeInterrupted } from '../../shared/approval/interrupted.ts';
+import { startSweepLoop } from '../../shared/sweep-loop.ts';
 import type { ReplySink } from '../reply-consumer.ts';
 import { SYSTEM_ACTOR, type ApprovalService } from './service.ts';
 
@@ -42,6 +44,28 @@ export async function recoverApproved(svc: ApprovalService): Promise<void> {
   }
 }
 
+/**
+ * Executing requests whose worker died (run lock expired) are closed as interrupted, and their
+ * thread is told through `tell` (the bot's reply sink: the progress message becomes the answer,
+ * and the bot stops waiting for the job). Journaled jobs are left to their recoverer first.
+ */
+export async function closeDeadRuns(svc: ApprovalService, tell: (reply: Reply) => Promise<void>): Promise<void> {
+  for (const record of await closeInterrupted(svc.deps.store)) {
+    svc.deps.log.warn({ approvalId: record.id, cmd: record.command }, 'approved request interrupted: its worker stopped mid-run');
+    await svc.record(record, 'failed', SYSTEM_ACTOR, record.reason, 'JOB_INTERRUPTED');
+    const reply: Reply = {
+      type: 'error', requestId: record.id, command: record.command,
+      origin: { kind: 'slack', channel: record.channel, ...(record.messageTs ? { threadTs: record.messageTs } : {}) },
+      code: 'JOB_INTERRUPTED', message: record.reason ?? 'interrupted: the worker running it stopped', durationMs: 0,
+    };
+    // The sink re-renders the request's root message too (ApprovalAwareSink); without one, refresh it here.
+    await tell(reply).catch(async (err: unknown) => {
+      svc.deps.log.warn({ err, approvalId: record.id }, 'interrupted request not reported in its thread');
+      await svc.refresh(record);
+    });
+  }
+}
+
 /** Keeps the worker's group mirror fresh for every group that grants a role. */
 export async function refreshGroups(svc: ApprovalService): Promise<void> {
   const { roles } = svc.deps.config;
@@ -53,38 +77,29 @@ export interface Sweeper {
   stop(): Promise<void>;
 }
 
-/** Runs the three chores on a timer; state lives in Redis, so a restarted bot just picks up. */
-export function startApprovalSweeper(svc: ApprovalService, log: Logger, intervalMs = 1000): Sweeper {
-  let stopped = false;
+export interface SweeperOptions {
+  readonly intervalMs?: number;
+  /** Where interrupted requests are reported (the reply sink); default: only the root message changes. */
+  readonly tell?: (reply: Reply) => Promise<void>;
+}
+
+/** Runs the chores on a timer; state lives in Redis, so a restarted bot just picks up. */
+export function startApprovalSweeper(svc: ApprovalService, log: Logger, opts: SweeperOptions = {}): Sweeper {
   let lastGroups = 0;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> = Promise.resolve();
-  const tick = async (): Promise<void> => {
-    try {
+  const tell = opts.tell ?? (async (reply: Reply) => (reply.type === 'notice' ? undefined : svc.refreshById(reply.requestId)));
+  return startSweepLoop({
+    everyMs: opts.intervalMs ?? 1000,
+    onError: (err) => log.warn({ err }, 'approval sweep failed; retrying'),
+    sweep: async () => {
       await expireDue(svc);
       await recoverApproved(svc);
+      await closeDeadRuns(svc, tell);
       if (Date.now() - lastGroups > GROUP_REFRESH_MS) {
         lastGroups = Date.now();
         await refreshGroups(svc);
       }
-    } catch (err) {
-      log.warn({ err }, 'approval sweep failed; retrying');
-    }
-  };
-  const schedule = (): void => {
-    if (stopped) return;
-    timer = setTimeout(() => {
-      running = tick().finally(schedule);
-    }, intervalMs);
-  };
-  running = tick().finally(schedule);
-  return {
-    async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      await running;
     },
-  };
+  });
 }
 
 /** Wraps the Slack sink: once an approved request's job reports back, its root message shows the outcome. */

@@ -5,6 +5,7 @@ import { ApprovalStore } from '../../shared/approval/store.ts';
 import { AuditLog } from '../../shared/audit/audit.ts';
 import type { Config } from '../../shared/config/schema.ts';
 import { keyPrefix } from '../../shared/queue/names.ts';
+import { startSweepLoop } from '../../shared/sweep-loop.ts';
 import type { Notice, Reply } from '../../shared/contracts/envelope.ts';
 import { decrypterFor } from './age-keys.ts';
 import { backupEnv } from './env.ts';
@@ -76,23 +77,12 @@ export async function recoverRestore(deps: RecoveryDeps): Promise<string | undef
 
 /** Sweeps for interrupted restores at start and every few seconds (any live worker can recover). */
 export function startRestoreRecovery(deps: RecoveryDeps): { close(): Promise<void> } {
-  let running: Promise<unknown> = Promise.resolve();
-  let stopped = false;
-  const tick = () => {
-    running = recoverRestore(deps).catch((err: unknown) => {
+  const loop = startSweepLoop({
+    everyMs: SWEEP_MS,
+    sweep: () => recoverRestore(deps),
+    onError: (err) => {
       if (!(err instanceof Error && /Another backup, restore or drill/.test(err.message))) deps.log.error({ err }, 'restore recovery failed');
-    });
-  };
-  tick();
-  const timer = setInterval(() => {
-    if (!stopped) tick();
-  }, SWEEP_MS);
-  timer.unref();
-  return {
-    async close() {
-      stopped = true;
-      clearInterval(timer);
-      await running;
     },
-  };
+  });
+  return { close: () => loop.stop() };
 }

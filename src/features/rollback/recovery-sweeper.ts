@@ -10,6 +10,7 @@ import type { RollbackJournalData } from './journal.ts';
 import { ManifestStore } from './manifest-store.ts';
 import { recoverJournal, type SendReply } from './recover.ts';
 import { openJournals } from './stack-lock.ts';
+import { startSweepLoop, type SweepLoop } from '../../shared/sweep-loop.ts';
 
 export interface SweeperDeps {
   readonly config: Config;
@@ -65,9 +66,7 @@ export async function sweepJournals(deps: SweeperDeps): Promise<number> {
   return recovered;
 }
 
-export interface RecoverySweeper {
-  stop(): Promise<void>;
-}
+export type RecoverySweeper = SweepLoop;
 
 /**
  * Runs at worker start and then every `intervalMs` on every worker: journals whose owner's
@@ -75,28 +74,5 @@ export interface RecoverySweeper {
  * gets the stack lock first.
  */
 export function startRecoverySweeper(deps: SweeperDeps, intervalMs = 2000): RecoverySweeper {
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> = Promise.resolve();
-  const tick = async (): Promise<void> => {
-    try {
-      await sweepJournals(deps);
-    } catch (err) {
-      deps.log.warn({ err }, 'journal sweep failed; retrying');
-    }
-  };
-  const schedule = (): void => {
-    if (stopped) return;
-    timer = setTimeout(() => {
-      running = tick().finally(schedule);
-    }, intervalMs);
-  };
-  running = tick().finally(schedule);
-  return {
-    async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      await running;
-    },
-  };
+  return startSweepLoop({ everyMs: intervalMs, sweep: () => sweepJournals(deps), onError: (err) => deps.log.warn({ err }, 'journal sweep failed; retrying') });
 }

@@ -7,6 +7,7 @@ import { AuditLog } from '../../shared/audit/audit.ts';
 import type { Notice, Origin, Reply } from '../../shared/contracts/envelope.ts';
 import { keyPrefix } from '../../shared/queue/names.ts';
 import type { HeldLock } from '../../shared/lock.ts';
+import { startSweepLoop } from '../../shared/sweep-loop.ts';
 import { RotationJournal } from './journal.ts';
 import { isDrivenHere, leaseOwner, resumeRotation } from './run.ts';
 
@@ -73,11 +74,10 @@ export function startRotationRecovery(deps: RecoveryDeps): { close(): Promise<vo
       running.add(p);
     }
   };
-  const timer = setInterval(() => void tick().catch((err: unknown) => log.warn({ err }, 'rotation recovery check failed')), Math.max(250, leaseMs / 2));
-  void tick().catch(() => undefined);
+  const loop = startSweepLoop({ everyMs: Math.max(250, leaseMs / 2), sweep: tick, onError: (err) => log.warn({ err }, 'rotation recovery check failed') });
   return {
     async close() {
-      clearInterval(timer);
+      await loop.stop();
       abort.abort();
       await Promise.allSettled([...running]);
     },

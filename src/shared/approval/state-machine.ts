@@ -16,10 +16,12 @@ export type ApprovalEvent =
   | ({ readonly type: 'cancel'; readonly by: Person; readonly reason?: string } & Where)
   | { readonly type: 'expire' }
   /** The worker, right before running: approved → executing, once. */
-  | { readonly type: 'start'; readonly digest: string }
+  | { readonly type: 'start'; readonly digest: string; readonly journaled?: boolean }
   | { readonly type: 'finish'; readonly ok: boolean; readonly reason?: string }
   /** Ends a request that can no longer run (message not posted, role revoked, stale, bad record). */
-  | { readonly type: 'abort'; readonly reason: string };
+  | { readonly type: 'abort'; readonly reason: string }
+  /** The worker running it died (its run lock expired): executing → failed, marked interrupted. */
+  | { readonly type: 'interrupt'; readonly reason: string };
 
 export type Refusal =
   | 'closed' // no longer pending (or not approved, for start)
@@ -106,10 +108,13 @@ export function decide(r: ApprovalRecord, e: ApprovalEvent, now: number): Decisi
       if (r.executeBy === undefined || now > r.executeBy) {
         return { next: { ...r, state: 'failed', finishedAt: now, reason: 'approved, but not started in time' }, outcome: 'failed', refusal: 'stale' };
       }
-      return { next: { ...r, state: 'executing', startedAt: now }, outcome: 'executing' };
+      return { next: { ...r, state: 'executing', startedAt: now, ...(e.journaled ? { journaled: true } : {}) }, outcome: 'executing' };
     case 'finish':
       if (r.state !== 'executing') return { refusal: 'closed' };
       return { next: { ...r, state: e.ok ? 'executed' : 'failed', finishedAt: now, reason: e.ok ? undefined : e.reason }, outcome: e.ok ? 'executed' : 'failed' };
+    case 'interrupt':
+      if (r.state !== 'executing') return { refusal: 'closed' };
+      return { next: { ...r, state: 'failed', finishedAt: now, reason: e.reason, interrupted: true }, outcome: 'failed' };
     case 'abort':
       if (r.state !== 'pending' && r.state !== 'approved') return { refusal: r.state === 'executing' ? 'used' : 'closed' };
       return { next: { ...r, state: 'failed', finishedAt: now, reason: e.reason }, outcome: 'failed' };

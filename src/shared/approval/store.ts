@@ -19,8 +19,8 @@ redis.call('ZADD', KEYS[3], ARGV[4], ARGV[2])
 redis.call('ZREMRANGEBYRANK', KEYS[3], 0, -1 - tonumber(ARGV[6]))
 return 1`;
 
-// Compare-and-set on the record's version, keeping the pending (by expiry) and approved indexes in step.
-// KEYS: record, pending zset, approved zset. ARGV: expected version, json, state, id, expiresAt, approvedAt.
+// Compare-and-set on the record's version, keeping the pending (by expiry), approved and executing indexes in step.
+// KEYS: record, pending zset, approved zset, executing zset. ARGV: expected version, json, state, id, expiresAt, approvedAt, startedAt.
 const CAS = `
 local v = redis.call('HGET', KEYS[1], 'v')
 if not v then return -1 end
@@ -28,6 +28,7 @@ if v ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'v', tostring(tonumber(v) + 1), 'state', ARGV[3], 'json', ARGV[2])
 if ARGV[3] == 'pending' then redis.call('ZADD', KEYS[2], ARGV[5], ARGV[4]) else redis.call('ZREM', KEYS[2], ARGV[4]) end
 if ARGV[3] == 'approved' then redis.call('ZADD', KEYS[3], ARGV[6], ARGV[4]) else redis.call('ZREM', KEYS[3], ARGV[4]) end
+if ARGV[3] == 'executing' then redis.call('ZADD', KEYS[4], ARGV[7], ARGV[4]) else redis.call('ZREM', KEYS[4], ARGV[4]) end
 return 1`;
 
 export function newApprovalId(): string {
@@ -59,6 +60,19 @@ export class ApprovalStore implements ApprovalReader {
 
   get approvedKey(): string {
     return `${this.prefix}:approvals:approved`;
+  }
+
+  /** Requests a worker is running, by start time: the sweeper finds those whose worker died. */
+  get executingKey(): string {
+    return `${this.prefix}:approvals:executing`;
+  }
+
+  /**
+   * The run lock of an executing request (src/shared/lock.ts, short TTL renewed by the worker
+   * that runs it): gone while the request is `executing` means that worker died mid-run.
+   */
+  runLockKey(id: string): string {
+    return `${this.key(id)}:run`;
   }
 
   get recentKey(): string {
@@ -101,8 +115,8 @@ export class ApprovalStore implements ApprovalReader {
       if (!decision.next) return { found: true, record: current.record, before: current.record, ...decision };
       const next = approvalRecordSchema.parse(decision.next);
       const written = await this.redis.eval(
-        CAS, 3, this.key(id), this.pendingKey, this.approvedKey,
-        current.version, JSON.stringify(next), next.state, id, String(next.expiresAt), String(next.approvedAt ?? 0),
+        CAS, 4, this.key(id), this.pendingKey, this.approvedKey, this.executingKey,
+        current.version, JSON.stringify(next), next.state, id, String(next.expiresAt), String(next.approvedAt ?? 0), String(next.startedAt ?? 0),
       );
       if (written === -1) return { found: false };
       if (written === 1) return { found: true, record: next, before: current.record, ...decision };
@@ -123,6 +137,10 @@ export class ApprovalStore implements ApprovalReader {
 
   async approvedIds(): Promise<string[]> {
     return this.redis.zrange(this.approvedKey, 0, 999);
+  }
+
+  async executingIds(): Promise<string[]> {
+    return this.redis.zrange(this.executingKey, 0, 999);
   }
 
   async overview(recent = 10): Promise<{ pending: ApprovalRecord[]; recent: ApprovalRecord[] }> {

@@ -6,9 +6,9 @@ import { actorSchema } from '../contracts/envelope.ts';
  * server-side; Slack only ever sees the opaque `id` on the buttons.
  *
  *   pending ──approve (N of M)──▶ approved ──worker start──▶ executing ──▶ executed | failed
- *      │ deny / cancel / expire                │ abort (role revoked, stale, bad record)
- *      ▼                                       ▼
- *   denied | cancelled | expired             failed
+ *      │ deny / cancel / expire                │ abort (role revoked,       │ interrupt (its worker
+ *      ▼                                       ▼  stale, bad record)        ▼  died mid-run)
+ *   denied | cancelled | expired             failed                      failed (interrupted)
  */
 export const APPROVAL_STATES = ['pending', 'approved', 'denied', 'cancelled', 'expired', 'executing', 'executed', 'failed'] as const;
 export type ApprovalState = (typeof APPROVAL_STATES)[number];
@@ -48,6 +48,10 @@ export const approvalRecordSchema = z.object({
   executeBy: z.number().int().optional(),
   startedAt: z.number().int().optional(),
   finishedAt: z.number().int().optional(),
+  /** The job keeps a crash journal: after a crash its recoverer reports and finishes this request. */
+  journaled: z.literal(true).optional(),
+  /** Ended because the worker running it died (src/shared/approval/interrupted.ts). */
+  interrupted: z.literal(true).optional(),
 });
 export type ApprovalRecord = z.infer<typeof approvalRecordSchema>;
 

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../../../shared/config/schema.ts';
 import type { Reply } from '../../../shared/contracts/envelope.ts';
+import { startSweepLoop } from '../../../shared/sweep-loop.ts';
 import { recoverWireguardRotations } from './run.ts';
 
 export interface RecoveryDeps {
@@ -25,10 +26,10 @@ export function startWgRecovery(deps: RecoveryDeps): { close(): Promise<void> } 
   const { config, connection, log } = deps;
   if (!config.wireguard.tunnels.length) return { close: async () => undefined };
   const workerId = `${hostname()}:${process.pid}`;
-  let busy: Promise<void> | undefined;
-  const tick = (): void => {
-    if (busy) return;
-    busy = (async () => {
+  const loop = startSweepLoop({
+    everyMs: deps.intervalMs ?? 2000,
+    onError: (err) => log.error({ err }, 'WireGuard rotation recovery failed; retrying'),
+    sweep: async () => {
       const done = await recoverWireguardRotations({
         config, redis: connection, log, workerId, ...(deps.target ? { target: deps.target } : {}),
         alert: (text) => deps.send({ type: 'notice', key: 'wireguard-rotation', action: 'root', text }),
@@ -37,16 +38,7 @@ export function startWgRecovery(deps: RecoveryDeps): { close(): Promise<void> } 
         const origin = { kind: journal.origin.kind as 'slack', ...(journal.origin.channel ? { channel: journal.origin.channel } : {}), ...(journal.origin.threadTs ? { threadTs: journal.origin.threadTs } : {}) };
         await deps.send({ type: 'result', requestId: journal.requestId, command: journal.command, args: journal.args, origin, result, durationMs: result.totalMs });
       }
-    })()
-      .catch((err: unknown) => log.error({ err }, 'WireGuard rotation recovery failed; retrying'))
-      .finally(() => (busy = undefined));
-  };
-  tick();
-  const timer = setInterval(tick, deps.intervalMs ?? 2000);
-  return {
-    async close() {
-      clearInterval(timer);
-      await busy;
     },
-  };
+  });
+  return { close: () => loop.stop() };
 }

@@ -6,11 +6,15 @@ import type { Logger } from 'pino';
 import { HEARTBEAT_MS, writeBeat, type TargetSummary, type WorkerBeat } from '../shared/heartbeat.ts';
 
 function version(): string {
-  try {
-    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string }).version ?? '?';
-  } catch {
-    return '?';
+  // src/worker/ under tsx, dist/src/worker/ when compiled (`npm run build`): package.json is 2 or 3 levels up.
+  for (const rel of ['../../package.json', '../../../package.json']) {
+    try {
+      return (JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { version?: string }).version ?? '?';
+    } catch {
+      // try the next location
+    }
   }
+  return '?';
 }
 
 export interface HeartbeatTarget {

@@ -67,12 +67,12 @@ describe('the Dockerfile, built and run as bot and worker', () => {
       '-e', 'SLACK_MODE=http', '-e', `PORT=${await freePort()}`, '-e', `SLACK_API_URL=${slack.apiUrl}`,
       '-e', 'SLACK_BOT_TOKEN_FILE=/run/secrets/slack_bot_token', '-e', 'SLACK_SIGNING_SECRET_FILE=/run/secrets/slack_signing_secret',
       '-e', `HEALTH_PORT=${ports.bot}`,
-      image, 'node', '--import', 'tsx', 'src/main/bot.ts']);
+      image, 'node', 'dist/src/main/bot.js']);
     const dockerGid = String(statSync('/var/run/docker.sock').gid);
     await runCommand('docker', ['run', '-d', '--name', names.worker, ...hardened,
       '--group-add', dockerGid, '-v', '/var/run/docker.sock:/var/run/docker.sock:ro',
       '-e', `HEALTH_PORT=${ports.worker}`,
-      image, 'node', '--import', 'tsx', 'src/main/worker.ts']);
+      image, 'node', 'dist/src/main/worker.js']);
   }, T);
 
   afterAll(async () => {

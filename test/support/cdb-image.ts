@@ -18,7 +18,7 @@ import { ensureBusyboxImage, imageExists, once, runCommand } from './images.ts';
 export const NODE_BASE_RECIPE_VERSION = '1';
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** What .dockerignore admits (an allowlist); the hash covers exactly these. */
-const CONTEXT = ['package.json', 'package-lock.json', 'tsconfig.json', 'Dockerfile', 'bin', 'src', 'commands', 'jobs', 'runbooks'];
+const CONTEXT = ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'Dockerfile', 'src', 'commands', 'jobs', 'runbooks'];
 
 async function nodeBaseTag(): Promise<string> {
   const { stdout } = await runCommand('node', ['--version']);

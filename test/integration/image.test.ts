@@ -110,6 +110,14 @@ describe('the Dockerfile, built and run as bot and worker', () => {
     await expect(exec(names[which], ['touch', '/written'])).rejects.toThrow(/Read-only file system|Permission denied/);
   }, T);
 
+  it('runs the compiled build: no TypeScript in /app, plain node on dist/ by default', async () => {
+    // tsx at run time costs ~40 MB RSS per process (BENCHMARKS.md); the image carries only dist/.
+    expect((await exec(names.worker, ['ls', '/app'])).stdout.trim().split(/\s+/).sort()).toEqual(['dist', 'node_modules', 'package.json']);
+    expect((await exec(names.worker, ['find', '/app/dist', '-name', '*.ts'])).stdout.trim()).toBe('');
+    const [config] = JSON.parse((await runCommand('docker', ['image', 'inspect', image])).stdout) as { Config: { Cmd: string[] } }[];
+    expect(config?.Config.Cmd).toEqual(['node', 'dist/src/main/bot.js']);
+  }, T);
+
   it('only the worker has the Docker socket', async () => {
     const bot = await inspect(names.bot);
     expect(bot.Mounts.map((m) => m.Destination)).not.toContain('/var/run/docker.sock');

@@ -115,7 +115,7 @@ async function main(): Promise<void> {
         const runOurs = async () => void ours.push(await child('backup', config, runtimeOf(i)));
         if (i % 2) await runOurs().then(runRaw);
         else await runRaw().then(runOurs);
-        console.log(`  s=${scale} run ${i + 1}: raw ${sec(raw.at(-1) ?? 0)} s, cdb ${sec(Number(ours.at(-1)?.ms))} s, cdb RSS ${Number(ours.at(-1)?.maxRssMB).toFixed(0)} MB (${ours.at(-1)?.runtime}), load ${loadavg()[0]?.toFixed(1)}`);
+        console.log(`  s=${scale} run ${i + 1}: raw ${sec(raw.at(-1) ?? 0)} s, cdb ${sec(Number(ours.at(-1)?.ms))} s (${ours.at(-1)?.steps}), cdb RSS ${Number(ours.at(-1)?.maxRssMB).toFixed(0)} MB (${ours.at(-1)?.runtime}), load ${loadavg()[0]?.toFixed(1)}`);
       }
       const ourMs = median(ours.map((o) => Number(o.ms)));
       const rawMs = median(raw);

@@ -8,7 +8,6 @@ import type { AuditLog } from '../shared/audit/audit.ts';
 import type { Registry } from '../shared/registry/registry.ts';
 import { boltLogger } from './bolt-logger.ts';
 import type { JobsQueue } from './job-router.ts';
-import { dispatch, type DispatchOutcome } from './dispatch.ts';
 import { slackGroupDirectory } from './group-directory.ts';
 import { keyPrefix, redisErrorReporter } from '../shared/queue/names.ts';
 import { handleApprovalAction } from './approval/actions.ts';
@@ -18,17 +17,13 @@ import { ApprovalService } from './approval/service.ts';
 import { ApprovalStore } from '../shared/approval/store.ts';
 import { registerAlertActions } from './alert-actions.ts';
 import { signedGate } from './http-gate.ts';
-import { ENVELOPE_ID, REPLAY_ID, REQUEST_ID, guardMiddleware } from './guard-middleware.ts';
+import { ENVELOPE_ID, REPLAY_ID, REQUEST_ID, guardMiddleware, requestGuard } from './guard-middleware.ts';
+import { fastSlashCommands } from './command-fast-path.ts';
+import { slashCommandHandler } from './slash-command.ts';
 import { PostAck } from './post-ack.ts';
-import { awaitingKey } from './awaited-jobs.ts';
 import { RequestGuard, signedRequestId } from './request-guard.ts';
 import { TotpVault } from './totp-vault.ts';
 import { StepUp } from './step-up.ts';
-import { defang } from '../shared/render/blocks.ts';
-import { ackSeconds } from '../shared/metrics.ts';
-
-/** Slack wants an answer within 3 s; anything slower is acked first and answered through response_url. */
-export const ACK_BUDGET_MS = 2000;
 
 /**
  * The Web API client's own retries, bounded: its default is 10 retries over about 30 minutes, which
@@ -90,7 +85,7 @@ export function createSlackApp(deps: BotDeps): SlackApp {
         // reaches Bolt's endpoint: a second HMAC per request would only slow the ack.
         signatureVerification: false,
         logger,
-        customPropertiesExtractor: (req) => ({ [REPLAY_ID]: signedRequestId(String(req.headers['x-slack-request-timestamp']), String(req.headers['x-slack-signature'])) }),
+        customPropertiesExtractor: (req) => ({ [REPLAY_ID]: signedRequestId(String(req.headers['x-slack-signature'])) }),
         // A listener that throws is a bug of ours, logged once by app.error; Slack gets no 500 for it.
         processEventErrorHandler: async ({ response }) => {
           if (!response.headersSent) { response.writeHead(400); response.end(); }
@@ -110,7 +105,8 @@ export function createSlackApp(deps: BotDeps): SlackApp {
   // a burst leave in a few socket writes instead of one each (BENCHMARKS.md, ack).
   const ackRedis = redis.duplicate({ enableAutoPipelining: true });
   ackRedis.on('error', redisErrorReporter(redis, log));
-  app.use(guardMiddleware({ config, guard: new RequestGuard(ackRedis, keyPrefix(config), config.security), audit: deps.audit, log, keyPrefix: keyPrefix(config) }));
+  const guardDeps = { config, guard: new RequestGuard(ackRedis, keyPrefix(config), config.security), audit: deps.audit, log, keyPrefix: keyPrefix(config) };
+  app.use(guardMiddleware(guardDeps));
   const postAck = new PostAck();
 
   // Every membership the bot learns is mirrored to Redis for the worker's role re-check.
@@ -121,40 +117,11 @@ export function createSlackApp(deps: BotDeps): SlackApp {
   stepUp?.register(app, approvals);
   registerAlertActions(app, { ...deps, groups, approvals });
 
-  app.command(config.slack.command, async ({ command, ack: sendAck, respond, context }) => {
+  const handleCommand = slashCommandHandler({ ...deps, groups, approvals, stepUp, postAck });
+  // Socket Mode's slash commands (HTTP ones are answered by the gate's fast path, below).
+  app.command(config.slack.command, async ({ command, ack, respond, context }) => {
     const requestId = typeof context[REQUEST_ID] === 'string' ? context[REQUEST_ID] : undefined;
-    const stopTimer = ackSeconds.startTimer();
-    const ack: typeof sendAck = (response) => sendAck(response).finally(() => stopTimer());
-    // A job command is acked as soon as it is validated and authorised (onAccepted), before its
-    // enqueue and audit round trips; a failure there follows through response_url.
-    let early: (o: DispatchOutcome) => void = () => undefined;
-    const accepted = new Promise<DispatchOutcome>((resolve) => {
-      early = resolve;
-    });
-    const pending: Promise<DispatchOutcome> = dispatch(
-      {
-        requestId,
-        text: command.text,
-        actor: { userId: command.user_id, teamId: command.team_id, name: command.user_name },
-        origin: { kind: 'slack', channel: command.channel_id },
-      },
-      { ...deps, groups, approvals, stepUp, onAccepted: (o) => early(o), postAck },
-    );
-    // The accepted record the ack wrote is the lost-job watch's once the job is queued; an answer,
-    // a refusal or a failed enqueue has nothing to wait for.
-    void pending.then((o) => (o.enqueued || !requestId ? undefined : redis.hdel(awaitingKey(keyPrefix(config)), requestId))).catch(() => undefined);
-    let budget: NodeJS.Timeout | undefined;
-    const quick = await Promise.race([pending, accepted, new Promise<null>((r) => (budget = setTimeout(() => r(null), ACK_BUDGET_MS)))]);
-    clearTimeout(budget);
-    if (quick) {
-      await ack(defang({ response_type: 'ephemeral', ...quick.ephemeral }));
-      const final = await pending;
-      if (final !== quick && !final.ok) await respond(defang({ response_type: 'ephemeral', replace_original: true, ...final.ephemeral }));
-      return;
-    }
-    await ack({ response_type: 'ephemeral', text: ':hourglass_flowing_sand: Working on it…' });
-    const outcome = await pending;
-    await respond(defang({ response_type: 'ephemeral', replace_original: true, ...outcome.ephemeral }));
+    await handleCommand(command, { requestId, ack, respond });
   });
 
   // Approve / Deny / Cancel: acknowledged at once, then decided against the record in Redis.
@@ -169,7 +136,8 @@ export function createSlackApp(deps: BotDeps): SlackApp {
   const listen =
     receiver instanceof HTTPReceiver
       ? async (port: number): Promise<Server> => {
-        const gate = signedGate({ signingSecret, log, onRequest: (res) => {
+        const slashCommand = { command: config.slack.command, handle: fastSlashCommands({ guard: requestGuard(guardDeps), handle: handleCommand, log }) };
+        const gate = signedGate({ signingSecret, log, slashCommand, onRequest: (res) => {
           const end = postAck.begin();
           res.once('finish', end).once('close', end);
         } }, (req, res) => {

@@ -41,26 +41,31 @@ function limitedText(v: Extract<GuardVerdict, { kind: 'limited' }>, name: string
   return `:stopwatch: Slow down: ${what}. Try again in ${seconds} s (<!date^${at}^at {time_secs}|at ${new Date(at * 1000).toISOString()}>). Nothing was queued.`;
 }
 
+/** What the guard reads of one request, from either Bolt's context or the HTTP fast path. */
+export interface GuardedRequest {
+  readonly body: Json;
+  readonly replayId?: string;
+  readonly envelopeId?: string;
+  readonly retryNum?: number;
+  readonly retryReason?: unknown;
+  /** Answers Slack; a refused request is acked here (empty for a duplicate, the reason when limited). */
+  readonly ack?: (response?: unknown) => Promise<void>;
+}
+
 /**
- * Global middleware, first in line for every request of either transport: one Redis call decides
- * replay (signed request, Socket Mode envelope, event id) and the rate limits of slash commands.
- * Duplicates are acknowledged with an empty 200 and dropped; a limited command gets its ephemeral
- * answer as the ack. Both are audited after the ack, never before it.
+ * One Redis call decides replay (signed request, Socket Mode envelope, event id) and the rate limits
+ * of slash commands. Duplicates are acknowledged with an empty 200 and dropped; a limited command
+ * gets its ephemeral answer as the ack. Both are audited after the ack, never before it. Resolves
+ * with the slash command's request id when the request may go on, or `false` when it was answered.
  */
-export function guardMiddleware(deps: GuardDeps): Middleware<AnyMiddlewareArgs> {
+export function requestGuard(deps: GuardDeps): (req: GuardedRequest) => Promise<{ requestId?: string } | false> {
   const { config, guard, audit } = deps;
   const log = deps.log.child({ component: 'request-guard' });
-  return async (args) => {
-    const body = args.body as unknown as Json;
-    const context = args.context as Json;
-    const ack = 'ack' in args && typeof args.ack === 'function' ? (args.ack as (r?: unknown) => Promise<void>) : undefined;
-    const replayId = str(context[REPLAY_ID]);
-    const envelopeId = str(context[ENVELOPE_ID]);
+  return async ({ body, replayId, envelopeId, retryNum, retryReason, ack }) => {
     const isCommand = str(body.command) === config.slack.command && typeof body.user_id === 'string';
     const name = isCommand ? subcommandWord(String(body.text ?? '')) : undefined;
     // A slash command that passes is recorded as accepted in the same call (request-guard.ts).
     const requestId = isCommand && name ? newRequestId() : undefined;
-    if (requestId) context[REQUEST_ID] = requestId;
     const input: GuardInput = {
       request: replayId ? { kind: 'request', id: replayId } : envelopeId ? { kind: 'envelope', id: envelopeId } : undefined,
       eventId: body.type === 'event_callback' ? str(body.event_id) : undefined,
@@ -68,24 +73,43 @@ export function guardMiddleware(deps: GuardDeps): Middleware<AnyMiddlewareArgs> 
       accept: requestId && name ? { key: awaitingKey(deps.keyPrefix), ...acceptedRecord(requestId, name, { kind: 'slack', channel: str(body.channel_id) }) } : undefined,
     };
     const verdict = await guard.check(input);
-    if (verdict.kind === 'ok') return args.next();
+    if (verdict.kind === 'ok') return { requestId };
 
     const actor = actorOf(body);
     const what = name ?? str(body.type) ?? 'request';
     if (verdict.kind === 'duplicate') {
       await ack?.();
-      const retry = typeof context.retryNum === 'number' ? context.retryNum : undefined;
-      if (verdict.what === 'event' && retry !== undefined) {
+      if (verdict.what === 'event' && retryNum !== undefined) {
         // Slack's own retry of an event we already took: expected, not an attack.
-        log.info({ eventId: input.eventId, retry, reason: context.retryReason }, 'Slack retry of a handled event dropped');
-        return;
+        log.info({ eventId: input.eventId, retry: retryNum, reason: retryReason }, 'Slack retry of a handled event dropped');
+        return false;
       }
       log.warn({ what: verdict.what, user: actor.userId, type: what }, 'replayed request dropped');
       await audit.record({ requestId: newRequestId(), command: what, args: {}, actor, via: 'slack', outcome: 'rejected', code: 'REPLAYED' });
-      return;
+      return false;
     }
     await ack?.({ response_type: 'ephemeral', text: limitedText(verdict, what, config.security.rateLimits.windowSeconds) });
     log.info({ user: actor.userId, cmd: what, scope: verdict.scope, retryAfterMs: verdict.retryAfterMs }, 'command rate-limited');
     await audit.record({ requestId: newRequestId(), command: what, args: {}, actor, via: 'slack', outcome: 'rejected', code: 'RATE_LIMITED' });
+    return false;
+  };
+}
+
+/** The guard as Bolt's global middleware, first in line for every request of either transport. */
+export function guardMiddleware(deps: GuardDeps): Middleware<AnyMiddlewareArgs> {
+  const check = requestGuard(deps);
+  return async (args) => {
+    const context = args.context as Json;
+    const passed = await check({
+      body: args.body as unknown as Json,
+      replayId: str(context[REPLAY_ID]),
+      envelopeId: str(context[ENVELOPE_ID]),
+      retryNum: typeof context.retryNum === 'number' ? context.retryNum : undefined,
+      retryReason: context.retryReason,
+      ack: 'ack' in args && typeof args.ack === 'function' ? (args.ack as (r?: unknown) => Promise<void>) : undefined,
+    });
+    if (!passed) return;
+    if (passed.requestId) context[REQUEST_ID] = passed.requestId;
+    await args.next();
   };
 }

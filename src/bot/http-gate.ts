@@ -14,6 +14,8 @@ export interface SignedGateOptions {
   readonly nowSec?: () => number;
   /** Called for each request to the Slack path as it arrives (the bot's post-ack scheduling). */
   readonly onRequest?: (res: ServerResponse) => void;
+  /** Our own slash command (`/cdb`), answered without Bolt (command-fast-path.ts); others go to Bolt. */
+  readonly slashCommand?: { readonly command: string; readonly handle: (req: IncomingMessage, res: ServerResponse, fields: Readonly<Record<string, string>>) => void };
 }
 
 type Listener = (req: IncomingMessage, res: ServerResponse) => void;
@@ -93,7 +95,9 @@ export function signedGate(opts: SignedGateOptions, forward: Listener): Listener
       log.warn({ why: checked.why, bytes: body.length }, 'refused: malformed signed body');
       return reply(res, 400);
     }
-    // Bolt reuses an already-read body (BufferedIncomingMessage) and verifies the signature again.
+    const own = opts.slashCommand;
+    if (own && checked.body.kind === 'command' && checked.body.command === own.command) return own.handle(req, res, checked.body.fields);
+    // Bolt reuses an already-read body (BufferedIncomingMessage); its own signature check is off.
     Object.assign(req, { rawBody: body });
     forward(req, res);
   };
@@ -101,11 +105,14 @@ export function signedGate(opts: SignedGateOptions, forward: Listener): Listener
   return (req, res) => {
     // The same path reading as Bolt's receiver (WHATWG URL): every request Bolt would take as an event
     // passes this gate, which is what lets Bolt skip its own signature check (create-app.ts).
-    let pathname: string;
-    try {
-      pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
-    } catch {
-      return reply(res, 400);
+    let pathname: string = path;
+    // The common case, the path exactly, needs no URL parse.
+    if (req.url !== path) {
+      try {
+        pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
+      } catch {
+        return reply(res, 400);
+      }
     }
     if (req.method?.toUpperCase() !== 'POST' || pathname !== path) return forward(req, res);
     opts.onRequest?.(res);

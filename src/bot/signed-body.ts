@@ -78,7 +78,7 @@ const urlVerification = z.object({ type: z.literal('url_verification'), challeng
 const appRateLimited = z.object({ type: z.literal('app_rate_limited') }).loose();
 
 export type SignedBody =
-  | { readonly kind: 'command'; readonly userId: string; readonly text: string }
+  | { readonly kind: 'command'; readonly userId: string; readonly text: string; readonly command: string; readonly fields: Readonly<Record<string, string>> }
   | { readonly kind: 'interactive'; readonly type: string }
   | { readonly kind: 'event'; readonly eventId?: string }
   | { readonly kind: 'ssl_check' };
@@ -103,13 +103,17 @@ export function checkSignedBody(raw: string, contentType: string): { ok: true; b
     return { ok: false, why: `unexpected JSON body (type ${typeof doc.type === 'string' ? doc.type.slice(0, 40) : typeof doc.type})` };
   }
   if (type !== 'application/x-www-form-urlencoded') return { ok: false, why: `unexpected content type ${type.slice(0, 60) || '(none)'}` };
-  const form = new URLSearchParams(raw);
-  if (form.get('ssl_check') === '1') return { ok: true, body: { kind: 'ssl_check' } };
-  // Bolt's parser turns a repeated field into an array (user_id=[a,b]): refuse what we would read differently.
-  const names = [...form.keys()];
-  if (new Set(names).size !== names.length) return { ok: false, why: 'a form field is repeated' };
-  const payload = form.get('payload');
-  if (payload !== null) {
+  // One pass over the form: the fields as a plain object, and Bolt's reading of a repeated field as an
+  // array (user_id=[a,b]) refused, since we would read it differently.
+  // No prototype: a field named `__proto__` is a field like any other.
+  const fields = Object.create(null) as Record<string, string>;
+  for (const [k, v] of new URLSearchParams(raw)) {
+    if (Object.hasOwn(fields, k)) return { ok: false, why: 'a form field is repeated' };
+    fields[k] = v;
+  }
+  if (fields.ssl_check === '1') return { ok: true, body: { kind: 'ssl_check' } };
+  const payload = fields.payload;
+  if (payload !== undefined) {
     let doc: unknown;
     try {
       doc = JSON.parse(payload);
@@ -124,29 +128,26 @@ export function checkSignedBody(raw: string, contentType: string): { ok: true; b
   }
   // Slash commands are the ack's hot path: the same rules as `slashCommand`, checked by hand
   // (a zod parse per request was a visible share of the ack's CPU; the unit test keeps them equal).
-  const cmd = quickSlashCommand(form);
+  const cmd = quickSlashCommand(fields);
   if (!cmd) return { ok: false, why: 'malformed slash command' };
-  return { ok: true, body: { kind: 'command', userId: cmd.userId, text: cmd.text } };
+  return { ok: true, body: { kind: 'command', userId: cmd.userId, text: cmd.text, command: cmd.command, fields } };
 }
 
 const COMMAND = /^\/[a-z0-9_-]{1,32}$/;
-const isId = (v: string | null): v is string => v !== null && v.length >= 1 && v.length <= 64;
+const isId = (v: string | undefined): v is string => v !== undefined && v.length >= 1 && v.length <= 64;
 
 /** `slashCommand.safeParse` without zod: undefined where the schema would refuse. */
-export function quickSlashCommand(form: URLSearchParams): { userId: string; text: string } | undefined {
-  const command = form.get('command');
-  const text = form.get('text') ?? '';
-  const userId = form.get('user_id');
-  const trigger = form.get('trigger_id');
-  const responseUrl = form.get('response_url');
-  if (command === null || !COMMAND.test(command) || text.length > 4000) return undefined;
-  if (!isId(userId) || !isId(form.get('team_id')) || !isId(form.get('channel_id'))) return undefined;
-  if ((trigger !== null && trigger.length > 200) || (responseUrl !== null && responseUrl.length > 500)) return undefined;
-  return { userId, text };
+export function quickSlashCommand(fields: Readonly<Record<string, string>>): { userId: string; text: string; command: string } | undefined {
+  const { command, user_id: userId, trigger_id: trigger, response_url: responseUrl } = fields;
+  const text = fields.text ?? '';
+  if (command === undefined || !COMMAND.test(command) || text.length > 4000) return undefined;
+  if (!isId(userId) || !isId(fields.team_id) || !isId(fields.channel_id)) return undefined;
+  if ((trigger !== undefined && trigger.length > 200) || (responseUrl !== undefined && responseUrl.length > 500)) return undefined;
+  return { userId, text, command };
 }
 
-/** The schema the quick check mirrors (test/unit/signed-body.test.ts compares them). */
-export function schemaSlashCommand(form: URLSearchParams): { userId: string; text: string } | undefined {
-  const cmd = slashCommand.safeParse(Object.fromEntries(form));
-  return cmd.success ? { userId: cmd.data.user_id, text: cmd.data.text } : undefined;
+/** The schema the quick check mirrors (test/unit/signed-body-quick.test.ts compares them). */
+export function schemaSlashCommand(fields: Readonly<Record<string, string>>): { userId: string; text: string; command: string } | undefined {
+  const cmd = slashCommand.safeParse(fields);
+  return cmd.success ? { userId: cmd.data.user_id, text: cmd.data.text, command: cmd.data.command } : undefined;
 }

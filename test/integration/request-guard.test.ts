@@ -47,6 +47,9 @@ describe('rate limits: a flood of one user queues at most the limit, others stil
       expect(a.response_type).toBe('ephemeral');
       expect(a.text).toMatch(/`\/cdb doctor` is limited to 3 runs per person in an hour\. Try again in \d+ s .*Nothing was queued\./);
     }
+    // Enqueued after the acks (post-ack.ts): wait for the three accepted ones, then nothing else is there.
+    const acceptedIds = accepted.map((a) => /request `([^`]+)`/.exec(a.text)?.[1]);
+    await waitFor(async () => (await Promise.all(acceptedIds.map((id) => jobs.getJob(String(id))))).every(Boolean), { what: 'the three accepted doctor jobs', timeoutMs: 30_000 });
     const doctorJobs = (await jobs.getJobs([...ALL_STATES])).filter((j) => j.name === 'doctor');
     expect(doctorJobs).toHaveLength(3);
 
@@ -134,6 +137,9 @@ describe('Socket Mode: an envelope delivered twice runs once', () => {
     expect(second).toEqual({});
     const queue = new Queue(JOBS_QUEUE, { connection: redis, prefix: `${prefix}:q` });
     try {
+      // Enqueued after the ack (post-ack.ts): wait for the first delivery's job, then count.
+      const requestId = /request `([^`]+)`/.exec(String(first.text))?.[1];
+      await waitFor(() => queue.getJob(String(requestId)), { what: 'the first delivery\'s job', timeoutMs: 30_000 });
       expect((await queue.getJobs([...ALL_STATES])).length).toBe(1);
     } finally {
       await queue.close();

@@ -38,12 +38,15 @@ describe('signed requests: replay, clock skew and event retries against the runn
     const ts = Math.floor(Date.now() / 1000);
     const first = await postSigned(h.eventsUrl, body, SIGNING_SECRET, { timestampSec: ts });
     expect(first.status).toBe(200);
-    expect(((await first.json()) as { text: string }).text).toContain('is on its way');
+    const firstText = ((await first.json()) as { text: string }).text;
+    expect(firstText).toContain('is on its way');
     for (let i = 0; i < 2; i++) {
       const again = await postSigned(h.eventsUrl, body, SIGNING_SECRET, { timestampSec: ts });
       expect(again.status).toBe(200);
       expect(await again.text()).toBe('');
     }
+    // Enqueued after the ack (post-ack.ts): wait for the first one's job, then count.
+    await waitFor(() => jobs.getJob(String(/request `([^`]+)`/.exec(firstText)?.[1])), { what: 'the first request\'s job', timeoutMs: 30_000 });
     const counts = await jobs.getJobCounts('waiting', 'prioritized', 'active', 'completed', 'failed', 'delayed');
     expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(1);
     const rows = await waitFor(async () => {

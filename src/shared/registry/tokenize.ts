@@ -18,30 +18,7 @@ const VALUE_FLAGS = new Set(['on']);
  */
 export function tokenize(input: string): Tokens {
   if (input.length > MAX_INPUT) throw new OpsError('BAD_ARGUMENTS', `That command is too long (${input.length} characters, at most ${MAX_INPUT}).`);
-  const raw: string[] = [];
-  let current = '';
-  let quote: '"' | "'" | null = null;
-  let inToken = false;
-  // Slack turns typed quotes into typographic ones on some clients.
-  const text = input.replace(/[\u201c\u201d]/g, '"').replace(/[\u2018\u2019]/g, "'");
-  for (const ch of text) {
-    if (quote) {
-      if (ch === quote) quote = null;
-      else current += ch;
-    } else if (ch === '"' || ch === "'") {
-      quote = ch;
-      inToken = true;
-    } else if (/\s/.test(ch)) {
-      if (inToken) raw.push(current);
-      current = '';
-      inToken = false;
-    } else {
-      current += ch;
-      inToken = true;
-    }
-  }
-  if (quote) throw new OpsError('BAD_ARGUMENTS', `A ${quote} quote is not closed.`);
-  if (inToken) raw.push(current);
+  const raw = /["'\u2018\u2019\u201c\u201d]/.test(input) ? splitQuoted(input) : input.split(/\s+/).filter(Boolean);
 
   const words: string[] = [];
   const flags: Record<string, string | true> = {};
@@ -67,4 +44,33 @@ export function tokenize(input: string): Tokens {
     flags[name] = value;
   }
   return { words, flags };
+}
+
+/** Words of a text with quotes: a quoted run is one word (or part of one), quotes removed. */
+function splitQuoted(input: string): string[] {
+  const raw: string[] = [];
+  let current = '';
+  let quote: '"' | "'" | null = null;
+  let inToken = false;
+  // Slack turns typed quotes into typographic ones on some clients.
+  const text = input.replace(/[\u201c\u201d]/g, '"').replace(/[\u2018\u2019]/g, "'");
+  for (const ch of text) {
+    if (quote) {
+      if (ch === quote) quote = null;
+      else current += ch;
+    } else if (ch === '"' || ch === "'") {
+      quote = ch;
+      inToken = true;
+    } else if (/\s/.test(ch)) {
+      if (inToken) raw.push(current);
+      current = '';
+      inToken = false;
+    } else {
+      current += ch;
+      inToken = true;
+    }
+  }
+  if (quote) throw new OpsError('BAD_ARGUMENTS', `A ${quote} quote is not closed.`);
+  if (inToken) raw.push(current);
+  return raw;
 }

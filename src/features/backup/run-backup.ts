@@ -10,6 +10,7 @@ import { volumeTar, withVolumeHelper } from './helper.ts';
 import { mariadbDump, pgDump, redisSnapshot, type DumpStream } from './sources.ts';
 import { backupNameAt, type BackupStore } from './store.ts';
 import { TarHasher } from './tar-hash.ts';
+import { mapLimit } from '../../shared/map-limit.ts';
 
 export interface BackupRun {
   readonly docker: Docker;
@@ -23,6 +24,7 @@ export interface BackupRun {
 }
 
 const SAFE_FILE = /^[A-Za-z0-9_.-]{1,80}$/;
+const DB_DUMPS_AT_ONCE = 2;
 
 function fileName(c: Component, target: string, index: number, ext: string, encrypted: boolean, gzip = true): string {
   const t = c.kind === 'volume' || c.kind === 'redis' ? '' : `.${SAFE_FILE.test(target) ? target : `db${index}`}`;
@@ -91,9 +93,16 @@ export async function runBackup(run: BackupRun, components: readonly Component[]
         artifacts.push(await dbArtifact(run, dir, c, 'redis', 0));
       } else {
         const dbs = opts.only?.get(c.name) ?? (await databases(run.docker, c));
-        for (const [i, db] of dbs.entries()) {
+        // Two databases at a time: a small one (the `postgres` maintenance database) then costs
+        // nothing next to the large one. Every dump settles before a failure is reported, so none
+        // is still writing into the partial directory when it is removed.
+        const settled = await mapLimit(dbs, DB_DUMPS_AT_ONCE, (db, i) => {
           run.progress(`Backing up ${c.kind === 'postgres' ? 'PostgreSQL' : 'MariaDB'} ${c.service}/${db}…`);
-          artifacts.push(await dbArtifact(run, dir, c, db, i));
+          return dbArtifact(run, dir, c, db, i).then((a) => ({ a }), (err: unknown) => ({ err }));
+        });
+        for (const r of settled) {
+          if ('err' in r) throw r.err;
+          artifacts.push(r.a);
         }
       }
       timings.set(c.name, Date.now() - began);

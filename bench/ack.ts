@@ -27,6 +27,10 @@ import { randomSuffix } from '../test/support/compose-stack.ts';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 100);
+// Between rounds: what an app does after its acks (the bot's enqueue and audit, post-ack.ts) must not
+// land in the next app's round. Without a pause the rotation order decided who paid for whose work
+// (the app after the bot lost 10-20 %); BENCH_PAUSE_MS=0 measures bursts back to back.
+const PAUSE_MS = Number(process.env.BENCH_PAUSE_MS ?? 250);
 const SECRET = `bench-secret-${randomBytes(8).toString('hex')}`;
 const args = process.argv.slice(2);
 const flag = (name: string): string | undefined => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
@@ -113,7 +117,7 @@ const merged = (extra: object) => JSON.stringify(deepMerge(deepMerge(BENCH_DEFAU
 const baseEnv = { SLACK_API_URL: slack.apiUrl, BENCH_BOT_TOKEN: slack.botToken, SIGNING_SECRET: SECRET, REDIS_URL, BENCH_PREFIX: prefix, ...(withStages ? { BENCH_STAGES: '1' } : {}) };
 const responseUrl = slack.responseUrl('bench');
 const perRun: Record<AppName, { p50: number; p99: number }>[] = [];
-console.log(`ack latency, ${CONCURRENCY} concurrent signed /cdb status per round, ${ROUNDS} rounds × ${RUNS} runs (node ${process.version}, ${new Date().toISOString()}, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')})`);
+console.log(`ack latency, ${CONCURRENCY} concurrent signed /cdb status per round, ${ROUNDS} rounds × ${RUNS} runs, ${PAUSE_MS} ms between rounds (node ${process.version}, ${new Date().toISOString()}, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')})`);
 console.log(`config override: ${merged({})}${compare ? ` · cdb-off adds ${JSON.stringify(SECURITY_OFF)}` : ''}`);
 try {
   for (let run = 0; run < RUNS; run++) {
@@ -128,7 +132,10 @@ try {
       const out = Object.fromEntries(names.map((n) => [n, [] as { p50: number; p99: number }[]])) as Record<AppName, { p50: number; p99: number }[]>;
       for (let i = 0; i < ROUNDS; i++) {
         const order = servers.map((_, k) => servers[(k + i) % servers.length]!);
-        for (const s of order) out[s.name].push(await round(s, responseUrl));
+        for (const s of order) {
+          if (PAUSE_MS) await new Promise((r) => setTimeout(r, PAUSE_MS));
+          out[s.name].push(await round(s, responseUrl));
+        }
       }
       const summary = Object.fromEntries(names.map((n) => [n, { p50: median(out[n].map((r) => r.p50)), p99: median(out[n].map((r) => r.p99)) }])) as Record<AppName, { p50: number; p99: number }>;
       perRun.push(summary);

@@ -18,7 +18,7 @@ import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm, stat, writeFile, chmod } from 'node:fs/promises';
 import { cpus, loadavg, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureDbImage } from '../test/support/db-images.ts';
+import { ensureDbImage, PG_SERVING } from '../test/support/db-images.ts';
 import { runCommand } from '../test/support/images.ts';
 import { randomSuffix, startComposeStack, waitFor } from '../test/support/compose-stack.ts';
 
@@ -93,7 +93,10 @@ async function main(): Promise<void> {
   const rows: string[] = [];
   try {
     const pg = (await stack.container('db')).name;
-    await waitFor(async () => (await runCommand('docker', ['exec', pg, 'psql', '-U', 'postgres', '-d', 'app', '-c', 'select 1'])).stdout.includes('1'), { what: 'PostgreSQL', timeoutMs: 120_000 });
+    await waitFor(async () => {
+      await runCommand('docker', ['exec', pg, ...PG_SERVING]);
+      return (await runCommand('docker', ['exec', pg, 'psql', '-U', 'postgres', '-d', 'app', '-c', 'select 1'])).stdout.includes('1');
+    }, { what: 'PostgreSQL', timeoutMs: 120_000 });
     console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}, load ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
     const idle = [await child('idle', config, 'tsx'), await child('idle', config, 'node')];
     console.log(`idle worker process (all modules loaded, nothing done): peak RSS ${rssBy(idle)}`);

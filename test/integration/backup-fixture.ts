@@ -6,7 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureDbImage } from '../support/db-images.ts';
+import { ensureDbImage, PG_SERVING } from '../support/db-images.ts';
 import { runCommand } from '../support/images.ts';
 import { randomSuffix, startComposeStack, waitFor, type ComposeStack } from '../support/compose-stack.ts';
 import { buildConfig } from '../../src/shared/config/load.ts';
@@ -85,7 +85,11 @@ export async function startDrFixture(): Promise<DrFixture> {
   const name = async (service: string) => (await stack.container(service)).name;
   const psql = async (sql: string) => exec(await name('db'), ['psql', '-U', 'postgres', '-d', 'app', '-X', '-At', '-v', 'ON_ERROR_STOP=1', '-c', sql]);
   const redisCli = async (...args: string[]) => exec(await name('cache'), ['redis-cli', '--no-auth-warning', '-a', redisPassword, ...args]);
-  await waitFor(async () => (await psql('select 1')).trim() === '1', { what: 'PostgreSQL to answer', timeoutMs: 120_000 });
+  // The real server, not the entrypoint's temporary one (PG_SERVING), then a query.
+  await waitFor(async () => {
+    await exec(await name('db'), PG_SERVING);
+    return (await psql('select 1')).trim() === '1';
+  }, { what: 'PostgreSQL to answer', timeoutMs: 120_000 });
   await psql("create table items(id int primary key, name text not null); insert into items select g, 'item ' || md5(g::text) from generate_series(1, 500) g; create table audit_log(id serial primary key, at timestamptz default now(), what text); insert into audit_log(what) select 'row ' || g from generate_series(1, 40) g;");
   await waitFor(async () => (await redisCli('PING')).trim() === 'PONG', { what: 'Redis to answer', timeoutMs: 60_000 });
   await redisCli('MSET', 'session:1', 'alice', 'session:2', 'bob', 'counter', '42');

@@ -5,7 +5,7 @@ import { chmod, mkdtemp, writeFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { ensureDbImage } from '../support/db-images.ts';
+import { ensureDbImage, PG_SERVING } from '../support/db-images.ts';
 import { randomSuffix, startComposeStack, waitFor, type ComposeServices, type ComposeStack } from '../support/compose-stack.ts';
 import { runCommand } from '../support/images.ts';
 
@@ -117,7 +117,8 @@ export async function startRotationStack(opts: RotationStackOptions = {}): Promi
   try {
     if (kinds.has('pg')) {
       // The app's first user, as a real deployment would have it; --setup adds the second.
-      await waitFor(async () => (await exec('pg', ['psql', '-U', 'postgres', '-d', 'app', '-Atc', 'select 1'])).code === 0, { what: 'postgres to accept connections', timeoutMs: 120_000 });
+      // The real server, not the entrypoint's temporary one (PG_SERVING), then a query.
+      await waitFor(async () => (await exec('pg', PG_SERVING)).code === 0 && (await exec('pg', ['psql', '-U', 'postgres', '-d', 'app', '-Atc', 'select 1'])).code === 0, { what: 'postgres to accept connections', timeoutMs: 120_000 });
       const r = await exec('pg', ['psql', '-v', 'ON_ERROR_STOP=1', '-U', 'postgres', '-d', 'app', '-c', `CREATE ROLE app_a LOGIN PASSWORD '${initial.pg_password}'; CREATE TABLE items(id int);`]);
       if (r.code !== 0) throw new Error('could not create app_a in postgres');
     }

@@ -14,6 +14,14 @@ import { fileURLToPath } from 'node:url';
 import { imageExists, once, runCommand } from './images.ts';
 
 export const DB_RECIPE_VERSION = '1';
+
+/**
+ * The command that tells the real PostgreSQL server is up, run inside its container. The
+ * entrypoint's first start is a temporary server on the Unix socket only (it creates POSTGRES_DB,
+ * then stops), so a query over the socket can reach it and the next one find the server
+ * "starting up"; the real server is the only one that listens on TCP.
+ */
+export const PG_SERVING = ['pg_isready', '-q', '-h', '127.0.0.1', '-U', 'postgres'];
 export const DB_IMAGE = `cdb-test/debian-db:${DB_RECIPE_VERSION}`;
 
 const CACHE_DIR = process.env.CDB_TEST_CACHE ?? '/var/cache/cdb-test';

@@ -12,7 +12,7 @@ import { createLogger } from '../../src/shared/log.ts';
 import { runCli } from '../../src/main/run-cli.ts';
 import { writeCheckpoint } from '../../src/bot/audit-checkpoints.ts';
 import { REDIS_URL, startHarness, type Harness } from '../support/harness.ts';
-import { randomSuffix } from '../support/compose-stack.ts';
+import { randomSuffix, waitFor } from '../support/compose-stack.ts';
 
 const KEY = 'audit-key-for-tests-0123456789abcdef';
 const log = createLogger({ level: 'silent' });
@@ -196,6 +196,10 @@ describe('/cdb audit and checkpoints in Slack', () => {
 
   it('shows approvers recent entries by user or command, refuses viewers', async () => {
     await h.slash('status', { user_id: 'U0VIEWER1' });
+    // A job command's audit entry follows its enqueue, after the ack (post-ack.ts): wait for it.
+    await waitFor(async () => (await h.redis.xrange(`${h.config.redis.prefix}:audit`, '-', '+'))
+      .some(([, f]) => { const e = JSON.parse(f[1] ?? '{}') as { command?: string; outcome?: string }; return e.command === 'status' && e.outcome === 'accepted'; }),
+    { what: 'the audit entry of /cdb status', timeoutMs: 30_000 });
     await h.slash('help', { user_id: 'U0VIEWER1' });
     const refused = (await (await h.slash('audit', { user_id: 'U0VIEWER1' })).json()) as { text: string };
     expect(refused.text).toMatch(/approver/);

@@ -17,7 +17,6 @@ export interface FastPathDeps {
 
 /** Bolt's buildContentResponse: an empty 200, or the message as JSON. */
 function sendAck(res: ServerResponse, body?: unknown): void {
-  if (res.headersSent) return;
   if (!body) {
     res.writeHead(200);
     res.end();
@@ -39,18 +38,18 @@ export function fastSlashCommands(deps: FastPathDeps): (req: IncomingMessage, re
   const log = deps.log.child({ component: 'slash-command' });
   return (req, res, fields) => {
     let acked = false;
-    const timer = setTimeout(() => {
-      if (acked) return;
-      log.error('An incoming slash command was not acknowledged within 3 seconds.');
-      acked = true;
-      if (!res.headersSent) res.writeHead(404).end();
-    }, UNACKED_MS);
-    const ack = async (body?: unknown): Promise<void> => {
-      if (acked) return;
+    // Slack gets one answer: the ack, or a bare status when nothing acked (404) or our code threw (400).
+    const answerOnce = (write: () => void): boolean => {
+      if (acked) return false;
       acked = true;
       clearTimeout(timer);
-      sendAck(res, body);
+      if (!res.headersSent) write();
+      return true;
     };
+    const timer = setTimeout(() => {
+      if (answerOnce(() => res.writeHead(404).end())) log.error('An incoming slash command was not acknowledged within 3 seconds.');
+    }, UNACKED_MS);
+    const ack = async (body?: unknown): Promise<void> => void answerOnce(() => sendAck(res, body));
     const responseUrl = fields.response_url;
     const respond = async (message: object): Promise<unknown> => {
       if (!responseUrl) throw new Error('the slash command carried no response_url');
@@ -68,11 +67,7 @@ export function fastSlashCommands(deps: FastPathDeps): (req: IncomingMessage, re
     run().catch((err: unknown) => {
       // A bug of ours, logged once (as app.error does for Bolt's listeners); Slack gets no 500 for it.
       log.error({ err: { message: err instanceof Error ? err.message : String(err) } }, 'slash command failed');
-      if (!acked) {
-        acked = true;
-        clearTimeout(timer);
-        if (!res.headersSent) res.writeHead(400).end();
-      }
+      answerOnce(() => res.writeHead(400).end());
     });
   };
 }

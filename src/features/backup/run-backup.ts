@@ -65,8 +65,8 @@ async function volumeArtifact(run: BackupRun, dir: string, c: Extract<Component,
 /** An image the stack already has, for the volume helper: one that mounts the volume, else any of the project's. */
 export async function helperImage(docker: Docker, project: string, c: Extract<Component, { kind: 'volume' }>): Promise<string> {
   if (c.users[0]) return c.users[0].image;
-  const any = await docker.listContainers({ all: true, filters: { label: [`com.docker.compose.project=${project}`] } });
-  const first = any[0];
+  const ofProject = await docker.listContainers({ all: true, filters: { label: [`com.docker.compose.project=${project}`] } });
+  const first = ofProject[0];
   if (!first) throw new OpsError('BACKUP_FAILED', `No container of ${project} has an image to read volume ${c.volume} with (nothing can be pulled).`);
   return first.ImageID;
 }

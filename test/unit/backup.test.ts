@@ -21,7 +21,7 @@ import { TarHasher } from '../../src/features/backup/tar-hash.ts';
 import { toKeep } from '../../src/features/backup/retention.ts';
 import { kindFromProcesses } from '../../src/features/backup/discover.ts';
 import { countDiff } from '../../src/features/backup/apply.ts';
-import { parseKeyspace } from '../../src/features/backup/sources.ts';
+import { parseKeyspace } from '../../src/features/backup/redis-source.ts';
 import { ExecDemux } from '../../src/features/backup/engine-exec.ts';
 import { checkStored, decryptTest, openArtifact, writeArtifact } from '../../src/features/backup/artifact.ts';
 import { decrypterFor } from '../../src/features/backup/age-keys.ts';

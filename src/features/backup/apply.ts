@@ -5,7 +5,9 @@ import { waitReady } from '../rollback/health.ts';
 import { pgUser, type DbComponent, type VolumeComponent } from './discover.ts';
 import { clearVolume, putVolumeTar, volumeTar, withVolumeHelper } from './helper.ts';
 import { describePersistence, redisPersistence, restoreTar } from './redis-files.ts';
-import { mariadbCounts, mariadbExec, mariadbRestore, pgCounts, pgExec, pgRestore, redisKeys, redisPing } from './sources.ts';
+import { mariadbCounts, mariadbExec, mariadbRestore } from './mariadb-source.ts';
+import { pgCounts, pgExec, pgRestore } from './postgres-source.ts';
+import { redisKeys, redisPing } from './redis-source.ts';
 import { TarHasher } from './tar-hash.ts';
 
 export const NEW = '__cdbnew';

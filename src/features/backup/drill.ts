@@ -11,7 +11,9 @@ import { putVolumeTar, tarFiles } from './helper.ts';
 import { redisPersistence, restoreTar } from './redis-files.ts';
 import { leaseKey, withLease } from './lease.ts';
 import { execText } from './engine-exec.ts';
-import { mariadbExec, mariadbRestore, pgCounts, pgExec, pgRestore, redisKeys, redisPing } from './sources.ts';
+import { mariadbExec, mariadbRestore } from './mariadb-source.ts';
+import { pgCounts, pgExec, pgRestore } from './postgres-source.ts';
+import { redisKeys, redisPing } from './redis-source.ts';
 
 export const DRILL_LABEL = 'cdb.drill';
 export const DRILL_PROJECT_LABEL = 'cdb.drill.project';

@@ -13,12 +13,14 @@ const what = process.argv[2] as 'backup' | 'restore' | 'drill' | 'idle';
 const file = JSON.parse(process.env.CDB_BENCH_CONFIG ?? '{}') as Record<string, unknown>;
 const config = buildConfig(file, { REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' }, '(bench child)');
 const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: null });
+// When each progress line came, ms from the job's start: where the time outside the dumps goes.
+const phases: string[] = [];
+const t0 = performance.now();
 const ctx = {
   requestId: `bench-${Date.now()}`, actor: { userId: 'U0BENCH', teamId: 'T0001', name: 'bench' }, config, docker: new Docker(), redis,
-  log: createLogger({ level: 'silent' }), signal: new AbortController().signal, progress: () => undefined, notify: async () => undefined,
+  log: createLogger({ level: 'silent' }), signal: new AbortController().signal, progress: (text: string) => void phases.push(`${(performance.now() - t0).toFixed(0)} ${text.replace(/…$/, '')}`), notify: async () => undefined,
   approval: { id: 'bench-approval-0001', approvers: ['U0BOB'] },
 };
-const t0 = performance.now();
 let summary: Record<string, unknown>;
 if (what === 'backup') {
   const r = (await backupJob.run(ctx, { components: ['db'] })) as BackupResult;
@@ -38,5 +40,5 @@ if (what === 'backup') {
   summary = { restoreMs: r.restoreMs, totalMs: r.totalMs };
 }
 const ms = performance.now() - t0;
-process.stdout.write(`${JSON.stringify({ what, ms, maxRssMB: process.resourceUsage().maxRSS / 1024, ...summary })}\n`);
+process.stdout.write(`${JSON.stringify({ what, ms, maxRssMB: process.resourceUsage().maxRSS / 1024, phases: phases.join('; '), ...summary })}\n`);
 await redis.quit();

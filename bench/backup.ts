@@ -119,6 +119,7 @@ async function main(): Promise<void> {
         if (i % 2) await runOurs().then(runRaw);
         else await runRaw().then(runOurs);
         console.log(`  s=${scale} run ${i + 1}: raw ${sec(raw.at(-1) ?? 0)} s, cdb ${sec(Number(ours.at(-1)?.ms))} s (${ours.at(-1)?.steps}), cdb RSS ${Number(ours.at(-1)?.maxRssMB).toFixed(0)} MB (${ours.at(-1)?.runtime}), load ${loadavg()[0]?.toFixed(1)}`);
+        if (process.env.CDB_BENCH_PHASES) console.log(`    phases (ms): ${ours.at(-1)?.phases}`);
       }
       const ourMs = median(ours.map((o) => Number(o.ms)));
       const rawMs = median(raw);

@@ -3,6 +3,7 @@ import type { BackupConfig } from '../../shared/config/backup-schema.ts';
 import type { ComponentKind, RuntimeSpec } from '../../shared/contracts/backup.ts';
 import { OpsError } from '../../shared/errors.ts';
 import { dockerCall } from '../../host/docker-errors.ts';
+import { mapLimit } from '../../shared/map-limit.ts';
 import { execText } from './engine-exec.ts';
 
 export interface DbComponent {
@@ -85,21 +86,28 @@ export async function discover(docker: Docker, project: string, cfg: BackupConfi
   const dbs: DbComponent[] = [];
   const mounts = new Map<string, Array<{ id: string; service: string; image: string }>>();
   const dbVolumes = new Set<string>();
+  const serviceOf = (c: Docker.ContainerInfo) => c.Labels[SERVICE] ?? c.Names[0]?.replace(/^\//, '') ?? c.Id.slice(0, 12);
   for (const c of list) {
-    const service = c.Labels[SERVICE] ?? c.Names[0]?.replace(/^\//, '') ?? c.Id.slice(0, 12);
     for (const m of c.Mounts) {
-      if (m.Type === 'volume' && m.Name) mounts.set(m.Name, [...(mounts.get(m.Name) ?? []), { id: c.Id, service, image: c.ImageID }]);
+      if (m.Type === 'volume' && m.Name) mounts.set(m.Name, [...(mounts.get(m.Name) ?? []), { id: c.Id, service: serviceOf(c), image: c.ImageID }]);
     }
-    if (c.State !== 'running') continue;
+  }
+  // A few containers at a time: a stack of a dozen services would otherwise wait for a dozen process lists in a row.
+  const found = await mapLimit(list.filter((c) => c.State === 'running'), 8, async (c): Promise<DbComponent | undefined> => {
     const kind = kindFromProcesses(await processes(docker, c.Id));
-    if (!kind) continue;
+    if (!kind) return undefined;
     const info = await docker.getContainer(c.Id).inspect();
     const volumes = info.Mounts.filter((m) => m.Type === 'volume' && m.Name).map((m) => m.Name as string);
-    volumes.forEach((v) => dbVolumes.add(v));
-    dbs.push({
+    const service = serviceOf(c);
+    return {
       name: service, kind, service, containerId: c.Id, containerName: info.Name.replace(/^\//, ''), image: info.Config.Image, imageId: info.Image,
       env: info.Config.Env ?? [], volumes, runtime: runtimeOf(info),
-    });
+    };
+  });
+  for (const d of found) {
+    if (!d) continue;
+    d.volumes.forEach((v) => dbVolumes.add(v));
+    dbs.push(d);
   }
   const vols = await dockerCall('list volumes', () => docker.listVolumes({ filters: { label: [`${PROJECT}=${project}`] } }));
   const volumeComponents: VolumeComponent[] = [];

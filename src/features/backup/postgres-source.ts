@@ -9,53 +9,59 @@ const COUNT_SQL = `SELECT format('%s.%s', n.nspname, c.relname) || '|' || (xpath
 /**
  * One psql session exports a REPEATABLE READ snapshot and counts every table's rows in it while
  * pg_dump dumps that same snapshot, side by side: the manifest's counts are exactly the dump's,
- * even while the application writes, and counting adds no time when a core is free. The session
- * keeps its transaction open until pg_dump is done (or the script is gone, so an aborted backup
- * leaves no open snapshot behind). Counts go to stderr (prefixed), the dump alone to stdout.
- * pg_dump compresses (custom format, its default level), so only compressed bytes cross the
+ * even while the application writes. The script talks to that session through two FIFOs, so
+ * nothing polls: it writes the SQL to psql's stdin and reads the snapshot id from psql's stdout;
+ * after pg_dump it sends COMMIT. If psql dies, the script reads EOF instead of an id; if the script
+ * dies, psql reads EOF, and its transaction (and snapshot) ends with it. Counts go to stderr
+ * (prefixed), the dump alone to stdout.
+ *
+ * pg_dump compresses (custom format, backup.pgCompressLevel), so only compressed bytes cross the
  * Engine API, at backup and at restore. The counting session runs at the lowest CPU priority
  * (renice 19, as the backend's own user: setpriv where the exec runs as another one), without
- * parallel workers or JIT: counting is the backup's own check, and on a small host it took the
- * cores that pg_dump's COPY and the application needed (BENCHMARKS.md). Without renice or setpriv
- * in the image it still counts, at normal priority.
+ * parallel workers or JIT: counting is the backup's own check, and on a small host it competes
+ * for the cores that pg_dump's COPY and the application need (BENCHMARKS.md). Without renice or
+ * setpriv in the image it still counts, at normal priority.
  */
 const PG_DUMP_SCRIPT = `${PG_AUTH}export PGDATABASE="$2"
-CDB_T=$(mktemp -d) || exit 1; export CDB_T; CDB_PARENT=$$; export CDB_PARENT
+CDB_T=$(mktemp -d) || exit 1
 trap 'rm -rf "$CDB_T"' EXIT
+mkfifo "$CDB_T/sql" "$CDB_T/out" || exit 1
 CDB_NICE='u=$(stat -c %u "/proc/$1") || exit 0; if [ "$(id -u)" = "$u" ]; then exec renice -n 19 -p "$1"; fi; exec setpriv --reuid="$u" --regid="$(stat -c %g "/proc/$1")" --clear-groups renice -n 19 -p "$1"'; export CDB_NICE
-psql -X -q -At -v ON_ERROR_STOP=1 >/dev/null <<'SQL' &
+psql -X -q -At -v ON_ERROR_STOP=1 <"$CDB_T/sql" >"$CDB_T/out" &
+p=$!
+exec 3>"$CDB_T/sql" 4<"$CDB_T/out"
+cat >&3 <<'SQL'
 BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;
 SET LOCAL jit = off;
 SET LOCAL max_parallel_workers_per_gather = 0;
-SELECT pg_export_snapshot() AS cdb_snap \\gset
-\\setenv CDB_SNAP :cdb_snap
-\\! echo "$CDB_SNAP" > "$CDB_T/snap.tmp" && mv "$CDB_T/snap.tmp" "$CDB_T/snap"
 SELECT pg_backend_pid() AS cdb_pid \\gset
 \\setenv CDB_PID :cdb_pid
 \\! sh -c "$CDB_NICE" sh "$CDB_PID" >/dev/null 2>&1 || true
+SELECT pg_export_snapshot() AS cdb_snap \\gset
+\\setenv CDB_SNAP :cdb_snap
+\\! echo "$CDB_SNAP"
 \\o | sed 's/^/cdbcount|/' >&2
 SELECT 'version|' || current_setting('server_version');
 ${COUNT_SQL}
 \\o
-\\! while [ ! -e "$CDB_T/dumped" ] && kill -0 "$CDB_PARENT" 2>/dev/null; do sleep 0.05; done
-COMMIT;
 SQL
-p=$!
-while [ ! -e "$CDB_T/snap" ]; do kill -0 "$p" 2>/dev/null || { wait "$p"; echo "cdbexit|psql $?" >&2; exit 1; }; sleep 0.05; done
-pg_dump -Fc --snapshot="$(cat "$CDB_T/snap")"; e=$?
-touch "$CDB_T/dumped"
+IFS= read -r snap <&4 || { exec 3>&-; wait "$p"; echo "cdbexit|psql exited $?" >&2; exit 1; }
+pg_dump -Fc -Z "$3" --snapshot="$snap" 3>&- 4<&-; e=$?
+echo 'COMMIT;' >&3; exec 3>&-
 wait "$p"; pe=$?
 echo "cdbexit|$e" >&2
 [ "$pe" -eq 0 ] || { echo "cdbpsql|$pe" >&2; exit 1; }`;
 
-export async function pgDump(docker: Docker, d: DbComponent, db: string): Promise<DumpStream> {
-  const h = await execStream(docker, d.containerId, ['sh', '-c', PG_DUMP_SCRIPT, 'sh', pgUser(d), db]);
+export async function pgDump(docker: Docker, d: DbComponent, db: string, level: number): Promise<DumpStream> {
+  const h = await execStream(docker, d.containerId, ['sh', '-c', PG_DUMP_SCRIPT, 'sh', pgUser(d), db, String(level)]);
   return {
     stdout: h.stdout,
     async finish() {
       const { exitCode, stderr } = await h.done;
-      const exit = /cdbexit\|(\d+)/.exec(stderr)?.[1];
-      if (exitCode !== 0 || exit !== '0') throw new Error(`pg_dump of ${db} failed (exit ${exit ?? exitCode}): ${stderr.replace(/^cdbcount\|.*$/gm, '').trim().slice(-400)}`);
+      // `cdbexit|N` is pg_dump's status; `cdbexit|psql exited N` the counting session's, which ended first.
+      const exit = /^cdbexit\|(.+)$/m.exec(stderr)?.[1];
+      const own = stderr.replace(/^cdb(count|exit|psql)\|.*$/gm, '').trim().slice(-400);
+      if (exitCode !== 0 || exit !== '0') throw new Error(`pg_dump of ${db} failed (${exit?.startsWith('psql') ? `the counting session's ${exit}` : `exit ${exit ?? exitCode}`}): ${own}`);
       const marked = parseMarked(stderr, 'cdbcount');
       const counts: Record<string, number> = {};
       let serverVersion: string | undefined;

@@ -36,9 +36,9 @@ function fileName(c: Component, target: string, index: number, ext: string, encr
 
 async function dbArtifact(run: BackupRun, dir: string, c: DbComponent, target: string, index: number): Promise<ArtifactEntry> {
   const startedAt = new Date().toISOString();
-  const dump: DumpStream = c.kind === 'postgres' ? await pgDump(run.docker, c, target) : c.kind === 'mariadb' ? await mariadbDump(run.docker, c, target) : await redisSnapshot(run.docker, c);
+  const dump: DumpStream = c.kind === 'postgres' ? await pgDump(run.docker, c, target, run.cfg.pgCompressLevel) : c.kind === 'mariadb' ? await mariadbDump(run.docker, c, target) : await redisSnapshot(run.docker, c);
   const ext = c.kind === 'postgres' ? 'pgdump' : c.kind === 'mariadb' ? 'sql' : 'rdb';
-  // pg_dump's custom format compresses itself (-Fc, default level): stored as it comes.
+  // pg_dump's custom format compresses itself (-Fc -Z backup.pgCompressLevel): stored as it comes.
   const compression = c.kind === 'postgres' ? 'pg_dump' : 'gzip';
   const file = fileName(c, target, index, ext, Boolean(run.cfg.recipient), compression === 'gzip');
   const written = await writeArtifact(dump.stdout, join(dir, file), { recipient: run.cfg.recipient, signal: run.signal, compression });

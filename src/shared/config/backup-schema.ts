@@ -22,6 +22,13 @@ export const backupSection = z
     /** File holding the age identity (`AGE-SECRET-KEY-1…`): only restore and drill read it. */
     identityFile: absolutePath.optional(),
     /** Retention: the newest `keep` backups, plus the newest of each of the last `keepDays` days. */
+    /**
+     * pg_dump's compression level (custom format, gzip). 1, not pg_dump's default 6: on pgbench-like
+     * data the file is 2 % larger and the dump a quarter faster (BENCHMARKS.md), and on a small host
+     * that CPU is what the dump, the application and the row count share. 0 sends the dump
+     * uncompressed through the Engine API, which costs dockerd more than the compression saves.
+     */
+    pgCompressLevel: z.number().int().min(0).max(9).default(1),
     keep: z.number().int().min(1).max(1000).default(7),
     keepDays: z.number().int().min(0).max(3650).default(14),
     /** service → services to stop while it is restored; default: the compose files' depends_on (reversed). */

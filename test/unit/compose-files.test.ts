@@ -178,10 +178,11 @@ describe('compose/docker-compose.yml', () => {
   });
 
   it('builds bot and worker from the repository Dockerfile and runs the compiled JS under plain node', () => {
-    for (const [name, entry] of [['bot', 'dist/src/main/bot.js'], ['worker', 'dist/src/main/worker.js']] as const) {
+    const commands = { bot: ['node', 'dist/src/main/bot.js'], worker: ['node', '--max-semi-space-size=4', 'dist/src/main/worker.js'] };
+    for (const [name, command] of Object.entries(commands)) {
       const s = svc(name);
       expect(dict(s.build, `${name}.build`)).toMatchObject({ context: '..', dockerfile: 'Dockerfile' });
-      expect(strings(s.command)).toEqual(['node', entry]);
+      expect(strings(s.command)).toEqual(command);
       expect(envOf(s).CDB_CONFIG).toBe('/etc/cdb/cdb.yaml');
       const config = (s.volumes as unknown[]).find((v) => isDict(v) && v.target === '/etc/cdb/cdb.yaml');
       expect(config).toMatchObject({ type: 'bind', source: './cdb.yaml', read_only: true });

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomSuffix, startComposeStack, waitFor, type ComposeStack } from '../support/compose-stack.ts';
 import { startHarness, type Harness } from '../support/harness.ts';
-import { startLokiStandin, parseLogQL, type LokiStandin } from '../support/loki-standin.ts';
+import { startLokiStandin, type LokiStandin } from '../support/loki-standin.ts';
+import { parseLogQL } from '../support/logql.ts';
 import { textOf } from '../support/alerts-kit.ts';
 import { finalReplyTo } from '../support/final-reply.ts';
 

@@ -5,7 +5,7 @@ import { buildRegistry, resolveCommand } from '../../src/shared/registry/registr
 import type { AnyCommand } from '../../src/shared/registry/define-command.ts';
 import { logsArgsSchema, type LogsResult } from '../../src/shared/contracts/logs.ts';
 import { withLineFilter } from '../../src/features/alerts/logql.ts';
-import { parseLogQL } from '../support/loki-standin.ts';
+import { parseLogQL } from '../support/logql.ts';
 
 const registry = buildRegistry([logs as AnyCommand, restart as AnyCommand]);
 const render = (r: LogsResult) => {

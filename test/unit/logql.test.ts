@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { durationMs } from '../../src/shared/duration.ts';
 import { containersSelector, errorCountQuery, logqlString, regexLiteral, serviceSelector, stackSelector, withLineFilter } from '../../src/features/alerts/logql.ts';
-import { parseLogQL, type LogQLExpr } from '../support/loki-standin.ts';
+import { parseLogQL, type LogQLExpr } from '../support/logql.ts';
 
 const HOSTILE = [
   'say "hi"',

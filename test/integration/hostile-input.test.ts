@@ -27,13 +27,20 @@ const FORBIDDEN = [
   'x&y', '<x>', '\u0000', '\u202e', '\u2066', '\u2069',
 ];
 
-/** Stands in for Loki/Docker: echoes the filter the way real log lines containing it would. Slow on limit 7. */
+/** Whether the bot has posted the slow request's progress message; set once the harness runs. */
+let progressPosted: () => boolean = () => false;
+
+/**
+ * Stands in for Loki/Docker: echoes the filter the way real log lines containing it would. Slow on
+ * limit 7: it answers only once the bot has posted its progress message (the worker reports progress
+ * after 2 s), so the answer is always an update of that message, however loaded the machine is.
+ */
 const fakeLogs = defineJob({
   name: 'logs',
   args: logsArgsSchema,
   async run(ctx, args): Promise<LogsResult> {
     ctx.progress(`Looking for “${args.filter ?? ''}” in ${args.service}…`);
-    if (args.limit === 7) await new Promise((r) => setTimeout(r, 3500));
+    if (args.limit === 7) await waitFor(() => progressPosted(), { what: 'the progress message of the slow request', timeoutMs: 60_000 });
     const lines = Array.from({ length: Math.min(args.limit, 60) }, (_, i) => ({ ts: new Date().toISOString(), container: `${args.service}-1`, line: `line ${i} ${args.filter ?? ''}` }));
     return {
       service: args.service, since: args.since, filter: args.filter, limit: args.limit, source: 'loki',
@@ -63,6 +70,7 @@ describe('hostile input through every command', () => {
       jobs: jobsOverride,
     });
     jobs = new Queue(JOBS_QUEUE, { connection: h.redis, prefix: queuePrefix(h.config) });
+    progressPosted = () => [...h.slack.messages.values()].some((m) => flatText(m).includes('Looking for “slowpoke”'));
   });
 
   afterAll(async () => {

@@ -216,7 +216,19 @@ export async function startNetnsPair(): Promise<NetnsPair> {
       let wgLog = '';
       wg.stderr?.setEncoding('utf8').on('data', (c: string) => (wgLog = (wgLog + c).slice(-20_000)));
       track('procs', wg);
-      await waitFor(`wireguard-go ${iface} in ${ns} (${wgLog})`, 20_000, async () => (await run(['ip', 'netns', 'exec', ns, 'wg', 'show', iface, 'public-key'])).code === 0);
+      // A hang guard, not a speed check: a loaded machine (a full suite beside other work) has taken
+      // over 20 s here. If wireguard-go exits instead, say so with its status and log at once.
+      let wgExit: string | undefined;
+      wg.once('exit', (code, signal) => (wgExit = `exited ${code ?? signal}`));
+      let wgShow = '';
+      await waitFor(`wireguard-go ${iface} in ${ns}`, 90_000, async () => {
+        if (wgExit) throw new Error(`wireguard-go ${iface} in ${ns} ${wgExit}: ${wgLog || '(no output)'}`);
+        const r = await run(['ip', 'netns', 'exec', ns, 'wg', 'show', iface, 'public-key']);
+        wgShow = r.stderr.trim();
+        return r.code === 0;
+      }).catch((err: Error) => {
+        throw new Error(`${err.message}; last \`wg show\`: ${wgShow || '(nothing)'}; wireguard-go log: ${wgLog || '(nothing)'}`);
+      });
       await must(['ip', '-n', ns, 'addr', 'add', `${s.tunnel}/24`, 'dev', iface]);
       await must(['ip', '-n', ns, 'link', 'set', iface, 'up']);
 

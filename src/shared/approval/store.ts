@@ -31,8 +31,13 @@ if ARGV[3] == 'approved' then redis.call('ZADD', KEYS[3], ARGV[6], ARGV[4]) else
 if ARGV[3] == 'executing' then redis.call('ZADD', KEYS[4], ARGV[7], ARGV[4]) else redis.call('ZREM', KEYS[4], ARGV[4]) end
 return 1`;
 
+/**
+ * 16 random bytes, base64url, never starting with `-`: users type the id after `/cdb approvals`,
+ * and the tokenizer reads a leading `-` as an option (one id in 64 was refused that way).
+ */
 export function newApprovalId(): string {
-  return randomBytes(16).toString('base64url');
+  const id = randomBytes(16).toString('base64url');
+  return id.startsWith('-') ? `_${id.slice(1)}` : id;
 }
 
 export type ApplyResult =

@@ -21,6 +21,7 @@ import { ENVELOPE_ID, REPLAY_ID, REQUEST_ID, guardMiddleware, requestGuard } fro
 import { fastSlashCommands } from './command-fast-path.ts';
 import { slashCommandHandler } from './slash-command.ts';
 import { PostAck } from './post-ack.ts';
+import { InFlight } from './in-flight.ts';
 import { RequestGuard, signedRequestId } from './request-guard.ts';
 import { TotpVault } from './totp-vault.ts';
 import { StepUp } from './step-up.ts';
@@ -30,6 +31,9 @@ import { StepUp } from './step-up.ts';
  * inside a reply delivery would hold that thread for half an hour. The reply consumer retries a
  * delivery a few more times itself (reply-consumer.ts), and each call gives up after `timeout`.
  */
+/** How long a graceful stop waits for acked commands to finish their enqueue and answer. */
+export const CLOSE_DRAIN_MS = 5000;
+
 export const SLACK_CLIENT_LIMITS = {
   retryConfig: { retries: 2, factor: 2, minTimeout: 500, maxTimeout: 2000, maxRetryTime: 8000, randomize: true },
   timeout: 15_000,
@@ -117,7 +121,9 @@ export function createSlackApp(deps: BotDeps): SlackApp {
   stepUp?.register(app, approvals);
   registerAlertActions(app, { ...deps, groups, approvals });
 
-  const handleCommand = slashCommandHandler({ ...deps, groups, approvals, stepUp, postAck });
+  const inFlight = new InFlight();
+  const handleSlash = slashCommandHandler({ ...deps, groups, approvals, stepUp, postAck });
+  const handleCommand: typeof handleSlash = (command, io) => inFlight.track(handleSlash(command, io));
   // Socket Mode's slash commands (HTTP ones are answered by the gate's fast path, below).
   app.command(config.slack.command, async ({ command, ack, respond, context }) => {
     const requestId = typeof context[REQUEST_ID] === 'string' ? context[REQUEST_ID] : undefined;
@@ -152,5 +158,10 @@ export function createSlackApp(deps: BotDeps): SlackApp {
         return server;
       }
       : undefined;
-  return { app, approvals, listen, close: async () => void (await ackRedis.quit().catch(() => ackRedis.disconnect())) };
+  const close = async (): Promise<void> => {
+    await inFlight.drain(CLOSE_DRAIN_MS);
+    if (inFlight.size) log.warn({ commands: inFlight.size }, 'stopping with acked commands still unfinished; the next bot tells their requesters');
+    await ackRedis.quit().catch(() => ackRedis.disconnect());
+  };
+  return { app, approvals, listen, close };
 }

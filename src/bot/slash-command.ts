@@ -54,7 +54,7 @@ export function slashCommandHandler(deps: DispatchDeps & { readonly redis: Redis
     );
     // The accepted record the ack wrote is the lost-job watch's once the job is queued; an answer,
     // a refusal or a failed enqueue has nothing to wait for.
-    void pending.then((o) => (o.enqueued || !requestId ? undefined : deps.redis.hdel(awaiting, requestId))).catch(() => undefined);
+    const forget = pending.then((o) => (o.enqueued || !requestId ? undefined : deps.redis.hdel(awaiting, requestId))).catch(() => undefined);
     let budget: NodeJS.Timeout | undefined;
     const quick = await Promise.race([pending, accepted, new Promise<null>((r) => (budget = setTimeout(() => r(null), ACK_BUDGET_MS)))]);
     clearTimeout(budget);
@@ -62,10 +62,12 @@ export function slashCommandHandler(deps: DispatchDeps & { readonly redis: Redis
       await ack(defang({ response_type: 'ephemeral', ...quick.ephemeral }));
       const final = await pending;
       if (final !== quick && !final.ok) await io.respond(defang({ response_type: 'ephemeral', replace_original: true, ...final.ephemeral }));
-      return;
+    } else {
+      await ack({ response_type: 'ephemeral', text: ':hourglass_flowing_sand: Working on it…' });
+      const outcome = await pending;
+      await io.respond(defang({ response_type: 'ephemeral', replace_original: true, ...outcome.ephemeral }));
     }
-    await ack({ response_type: 'ephemeral', text: ':hourglass_flowing_sand: Working on it…' });
-    const outcome = await pending;
-    await io.respond(defang({ response_type: 'ephemeral', replace_original: true, ...outcome.ephemeral }));
+    // The handler ends with its last Redis call, so a graceful stop that waits for it loses nothing.
+    await forget;
   };
 }

@@ -7,16 +7,21 @@ import { APP_TOKEN, startSocketModeStandin, type SocketModeStandin } from '../su
 import { slashCommandDefaults } from '../support/slack-sign.ts';
 import { randomSuffix } from '../support/compose-stack.ts';
 import { REDIS_URL } from '../support/harness.ts';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { JOBS_QUEUE, queuePrefix } from '../../src/shared/queue/names.ts';
+import type { Config } from '../../src/shared/config/schema.ts';
 
 describe('Socket Mode (the default)', () => {
   let slack: SlackStandin;
   let socket: SocketModeStandin;
   let bot: RunningBot;
+  let config: Config;
 
   beforeAll(async () => {
     slack = await startSlackStandin();
     socket = await startSocketModeStandin(slack);
-    const config = buildConfig(
+    config = buildConfig(
       { stack: { project: `cdbt${randomSuffix()}` }, redis: { prefix: `cdbt-${randomSuffix()}` }, roles: { viewer: { users: ['U0VIEWER1'] } } },
       { SLACK_BOT_TOKEN: slack.botToken, SLACK_APP_TOKEN: APP_TOKEN, SLACK_API_URL: slack.apiUrl, REDIS_URL },
     );
@@ -41,5 +46,22 @@ describe('Socket Mode (the default)', () => {
   it('enqueues status from Socket Mode just as from HTTP', async () => {
     const ack = await socket.slashCommand({ ...slashCommandDefaults, text: 'status', user_id: 'U0VIEWER1' });
     expect(String(ack.text)).toContain('is on its way');
+  });
+
+  it('a graceful stop right after the ack still enqueues the command it acked', async () => {
+    const ack = await socket.slashCommand({ ...slashCommandDefaults, text: 'status', user_id: 'U0VIEWER1' });
+    expect(String(ack.text)).toContain('is on its way');
+    const requestId = /request `([A-Za-z0-9_-]+)`/.exec(String(ack.text))?.[1];
+    // The enqueue follows the ack by a few milliseconds; close() must wait for it, not cut it off.
+    await bot.close();
+    const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+    const jobs = new Queue(JOBS_QUEUE, { connection: redis, prefix: queuePrefix(config) });
+    try {
+      const queued = await jobs.getJobs(['waiting', 'prioritized', 'active', 'delayed']);
+      expect(queued.map((j) => (j.data as { requestId?: string }).requestId)).toContain(requestId);
+    } finally {
+      await jobs.close();
+      await redis.quit();
+    }
   });
 });

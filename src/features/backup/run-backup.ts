@@ -11,7 +11,7 @@ import type { DumpStream } from './dump-stream.ts';
 import { mariadbDump } from './mariadb-source.ts';
 import { pgDump } from './postgres-source.ts';
 import { redisSnapshot } from './redis-source.ts';
-import { backupNameAt, type BackupStore } from './store.ts';
+import type { BackupStore } from './store.ts';
 import { TarHasher } from './tar-hash.ts';
 import { mapLimit } from '../../shared/map-limit.ts';
 
@@ -80,9 +80,7 @@ export async function helperImage(docker: Docker, project: string, c: Extract<Co
  * partial directory is removed and nothing is listed.
  */
 export async function runBackup(run: BackupRun, components: readonly Component[], opts: { kind: 'backup' | 'safety'; label?: string; only?: ReadonlyMap<string, readonly string[]> }): Promise<{ manifest: BackupManifest; timings: Map<string, number> }> {
-  const createdAt = new Date();
-  const name = backupNameAt(createdAt, opts.label);
-  const dir = await run.store.begin(name);
+  const { name, createdAt, partial: dir } = await run.store.begin(opts.label);
   const artifacts: ArtifactEntry[] = [];
   const timings = new Map<string, number>();
   try {

@@ -52,18 +52,32 @@ export class BackupStore {
     return file ? join(this.dir, name, file) : join(this.dir, name);
   }
 
-  async begin(name: string): Promise<string> {
+  /**
+   * Names a new backup after the current second and opens its partial directory. Names have a
+   * resolution of one second and backups run one at a time per host (the lease), yet a restore's
+   * safety backup can follow a backup within the same second: then this waits for the next second,
+   * so the name still says when the backup began.
+   */
+  async begin(label?: string): Promise<{ name: string; createdAt: Date; partial: string }> {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
     await chmod(this.dir, 0o700).catch(() => undefined);
-    const partial = join(this.dir, `${PARTIAL}${name}-${randomBytes(4).toString('hex')}`);
-    await mkdir(partial, { mode: 0o700 });
-    return partial;
+    for (;;) {
+      const createdAt = new Date();
+      const name = backupNameAt(createdAt, label);
+      const taken = (await readdir(this.dir)).some((e) => e === name || e.startsWith(`${PARTIAL}${name}-`));
+      if (!taken) {
+        const partial = join(this.dir, `${PARTIAL}${name}-${randomBytes(4).toString('hex')}`);
+        await mkdir(partial, { mode: 0o700 });
+        return { name, createdAt, partial };
+      }
+      await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 5));
+    }
   }
 
   async commit(partial: string, manifest: BackupManifest): Promise<string> {
     await writeJson(join(partial, MANIFEST), manifest);
     const final = this.path(manifest.name);
-    if (await stat(final).then(() => true, () => false)) throw new OpsError('BACKUP_FAILED', `A backup named ${manifest.name} already exists; try again in a second.`);
+    if (await stat(final).then(() => true, () => false)) throw new OpsError('BACKUP_FAILED', `A backup named ${manifest.name} already exists; try again.`);
     await rename(partial, final);
     return final;
   }

@@ -86,4 +86,18 @@ describe('the PostgreSQL dump script', () => {
   it('fails with the database named and psql’s own message when the database does not exist', async () => {
     await expect(dumpTo(join(dir, 'missing.pgdump'), 'nosuchdb', 1)).rejects.toThrow(/pg_dump of nosuchdb failed \(the counting session's psql exited 2\).*database "nosuchdb" does not exist/s);
   }, T);
+
+  it('reports the counting session, not a killed script, when that session dies during the dump', async () => {
+    const activity = (where: string) => psql(`select pid from pg_stat_activity where datname = 'app' and pid <> pg_backend_pid() and ${where}`);
+    // A lock on `quiet` holds both the count and pg_dump there, so the session can be ended mid-dump.
+    const locker = psql('begin; lock table quiet in access exclusive mode; select pg_sleep(300); commit').catch(() => 'ended');
+    await waitFor(async () => (await activity("query like '%pg_sleep(300)%'")) !== '', { what: 'the lock holder', timeoutMs: 30_000 });
+    const dump = dumpTo(join(dir, 'cut.pgdump'), 'app', 1).then(() => undefined, (err: Error) => err);
+    await waitFor(async () => (await activity("application_name = 'psql' and wait_event_type = 'Lock'")) !== '', { what: 'the count waiting for the lock', timeoutMs: 30_000 });
+    await psql("select pg_terminate_backend(pid) from pg_stat_activity where datname = 'app' and application_name = 'psql' and wait_event_type = 'Lock'");
+    await psql("select pg_terminate_backend(pid) from pg_stat_activity where query like '%pg_sleep(300)%' and pid <> pg_backend_pid()");
+    await locker;
+    const err = await dump;
+    expect(err?.message).toMatch(/pg_dump of app failed \(the counting session's psql exited 2\): .*terminating connection/s);
+  }, T);
 });

@@ -12,8 +12,10 @@ const COUNT_SQL = `SELECT format('%s.%s', n.nspname, c.relname) || '|' || (xpath
  * even while the application writes. The script talks to that session through two FIFOs, so
  * nothing polls: it writes the SQL to psql's stdin and reads the snapshot id from psql's stdout;
  * after pg_dump it sends COMMIT. If psql dies, the script reads EOF instead of an id; if the script
- * dies, psql reads EOF, and its transaction (and snapshot) ends with it. Counts go to stderr
- * (prefixed), the dump alone to stdout.
+ * dies, psql reads EOF, and its transaction (and snapshot) ends with it. If psql fails after
+ * the id (a count it could not run), the script is not killed writing COMMIT to it (SIGPIPE is
+ * ignored) and reports psql's status, which explains a pg_dump that lost its snapshot too. Counts
+ * go to stderr (prefixed), the dump alone to stdout.
  *
  * pg_dump compresses (custom format, backup.pgCompressLevel), so only compressed bytes cross the
  * Engine API, at backup and at restore. The counting session runs at the lowest CPU priority
@@ -25,6 +27,7 @@ const COUNT_SQL = `SELECT format('%s.%s', n.nspname, c.relname) || '|' || (xpath
 const PG_DUMP_SCRIPT = `${PG_AUTH}export PGDATABASE="$2"
 CDB_T=$(mktemp -d) || exit 1
 trap 'rm -rf "$CDB_T"' EXIT
+trap '' PIPE
 mkfifo "$CDB_T/sql" "$CDB_T/out" || exit 1
 CDB_NICE='u=$(stat -c %u "/proc/$1") || exit 0; if [ "$(id -u)" = "$u" ]; then exec renice -n 19 -p "$1"; fi; exec setpriv --reuid="$u" --regid="$(stat -c %g "/proc/$1")" --clear-groups renice -n 19 -p "$1"'; export CDB_NICE
 psql -X -q -At -v ON_ERROR_STOP=1 <"$CDB_T/sql" >"$CDB_T/out" &
@@ -49,8 +52,8 @@ IFS= read -r snap <&4 || { exec 3>&-; wait "$p"; echo "cdbexit|psql exited $?" >
 pg_dump -Fc -Z "$3" --snapshot="$snap" 3>&- 4<&-; e=$?
 echo 'COMMIT;' >&3; exec 3>&-
 wait "$p"; pe=$?
-echo "cdbexit|$e" >&2
-[ "$pe" -eq 0 ] || { echo "cdbpsql|$pe" >&2; exit 1; }`;
+[ "$pe" -eq 0 ] || { echo "cdbexit|psql exited $pe" >&2; exit 1; }
+echo "cdbexit|$e" >&2`;
 
 export async function pgDump(docker: Docker, d: DbComponent, db: string, level: number): Promise<DumpStream> {
   const h = await execStream(docker, d.containerId, ['sh', '-c', PG_DUMP_SCRIPT, 'sh', pgUser(d), db, String(level)]);
@@ -60,7 +63,7 @@ export async function pgDump(docker: Docker, d: DbComponent, db: string, level: 
       const { exitCode, stderr } = await h.done;
       // `cdbexit|N` is pg_dump's status; `cdbexit|psql exited N` the counting session's, which ended first.
       const exit = /^cdbexit\|(.+)$/m.exec(stderr)?.[1];
-      const own = stderr.replace(/^cdb(count|exit|psql)\|.*$/gm, '').trim().slice(-400);
+      const own = stderr.replace(/^cdb(count|exit)\|.*$/gm, '').trim().slice(-400);
       if (exitCode !== 0 || exit !== '0') throw new Error(`pg_dump of ${db} failed (${exit?.startsWith('psql') ? `the counting session's ${exit}` : `exit ${exit ?? exitCode}`}): ${own}`);
       const marked = parseMarked(stderr, 'cdbcount');
       const counts: Record<string, number> = {};

@@ -78,20 +78,24 @@ function dumpTo(container: string, file: string): Promise<void> {
   });
 }
 
+/** One SQL command in the container, as its superuser. */
+const psqlIn = (container: string, db: string, sql: string, timeoutMs?: number) =>
+  runCommand('docker', ['exec', container, 'psql', '-U', 'postgres', '-d', db, '-c', sql], timeoutMs ? { timeoutMs } : {});
+
 // Each timed step starts from the same state: the previous step's dirty pages written out, not a
 // checkpoint (1 GB of it) landing in the middle of whichever ran second; and `app` vacuumed. A cdb
 // restore swaps in a freshly loaded `app` whose rows carry no hint bits yet: the next safety
 // backup's first read would dirty all 1 GB of it (and autovacuum would start on it) right before
 // that job's own pg_restore, a cost a long-lived production database does not have.
 async function settle(container: string): Promise<void> {
-  await runCommand('docker', ['exec', container, 'psql', '-U', 'postgres', '-d', 'app', '-c', 'VACUUM (ANALYZE)'], { timeoutMs: 600_000 });
-  await runCommand('docker', ['exec', container, 'psql', '-U', 'postgres', '-d', 'template1', '-c', 'CHECKPOINT']);
+  await psqlIn(container, 'app', 'VACUUM (ANALYZE)', 600_000);
+  await psqlIn(container, 'template1', 'CHECKPOINT');
   await runCommand('sync', []);
 }
 
 async function rawRestore(container: string, file: string, db: string): Promise<void> {
-  await runCommand('docker', ['exec', container, 'psql', '-U', 'postgres', '-d', 'template1', '-c', `DROP DATABASE IF EXISTS ${db}`]);
-  await runCommand('docker', ['exec', container, 'psql', '-U', 'postgres', '-d', 'template1', '-c', `CREATE DATABASE ${db} TEMPLATE template0`]);
+  await psqlIn(container, 'template1', `DROP DATABASE IF EXISTS ${db}`);
+  await psqlIn(container, 'template1', `CREATE DATABASE ${db} TEMPLATE template0`);
   await runCommand('sh', ['-c', 'docker exec -i "$1" pg_restore -U postgres --exit-on-error -d "$2" < "$3"', 'sh', container, db, file], { timeoutMs: 3_600_000 });
 }
 
@@ -164,11 +168,10 @@ async function main(): Promise<void> {
       const rawR: number[] = [];
       for (let i = 0; i < RUNS; i++) {
         const runRaw = async () => {
-          await runCommand('docker', ['exec', pg, 'psql', '-U', 'postgres', '-d', 'template1', '-c', 'DROP DATABASE IF EXISTS rawrestore']);
           await settle(pg);
           rawR.push(await timed(() => rawRestore(pg, rawFile, 'rawrestore')));
           // Dropped at once: left there, autovacuum rewrites all 1 GB of it (hint bits, freezing) during the next step.
-          await runCommand('docker', ['exec', pg, 'psql', '-U', 'postgres', '-d', 'template1', '-c', 'DROP DATABASE IF EXISTS rawrestore']);
+          await psqlIn(pg, 'template1', 'DROP DATABASE IF EXISTS rawrestore');
         };
         const runOurs = async () => {
           await settle(pg);
@@ -179,7 +182,6 @@ async function main(): Promise<void> {
         console.log(`  s=${scale} restore ${i + 1}: raw pg_restore ${sec(rawR.at(-1) ?? 0)} s, cdb total ${sec(Number(restores.at(-1)?.ms))} s (verify ${sec(Number(restores.at(-1)?.verifyMs))}, pg_restore+counts+swap ${sec(Number(restores.at(-1)?.restoreMs))} of which pg_restore ${sec(Number(restores.at(-1)?.pgRestoreMs))} and counts ${sec(Number(restores.at(-1)?.countsMs))}, recovery ${sec(Number(restores.at(-1)?.recoveryMs))}), RSS ${Number(restores.at(-1)?.maxRssMB).toFixed(0)} MB (${restores.at(-1)?.runtime}), load ${loadavg()[0]?.toFixed(1)}`);
         if (process.env.CDB_BENCH_PHASES) console.log(`    phases (ms): ${restores.at(-1)?.phases}`);
       }
-      await runCommand('docker', ['exec', pg, 'psql', '-U', 'postgres', '-d', 'template1', '-c', 'DROP DATABASE IF EXISTS rawrestore']);
       await rm(rawFile);
       const rr = median(rawR);
       const ourRestore = median(restores.map((o) => Number(o.restoreMs)));
